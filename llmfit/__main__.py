@@ -1,0 +1,5 @@
+"""python -m llmfit"""
+
+from llmfit.cli import main
+
+main()

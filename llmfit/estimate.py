@@ -1,0 +1,159 @@
+"""Pure estimates for one model, one quantization, one context: bytes and decode speed.
+
+Weights: bits per weight by tensor group from `data/quants.csv` (fitted to real GGUF files).
+KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), f16 elements.
+Speed: decode reads every active weight once per token, so
+    t_token = bytes_read / (e_max * bandwidth) + layers * t_layer
+with (e_max, t_layer) per device class from `data/efficiency.csv` (fitted on calibration.csv).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from llmfit.architecture import Architecture, kv_elements_per_token
+
+GIB = 2**30
+KV_BYTES_PER_ELEMENT = 2  # f16 cache, the llama.cpp / Ollama default
+DEVICE_RESERVE_GIB = {"CUDA": 457 / 1024, "ROCm": 457 / 1024, "Metal": 0.5}  # Ollama's minimums
+DEFAULT_RESERVE_GIB = 0.25  # SYCL/Vulkan: not published; a quarter GiB
+MICRO_BATCH = 512  # llama.cpp's default n_ubatch: rows of the compute buffer
+# Decode is done by a few cores on small machines: each core streams about this much (GB/s).
+CPU_CORE_STREAM_GBPS = 7.0
+DEFAULT_DDR_GBPS = 51.2  # dual-channel DDR4-3200 peak (estimation.md), when nothing is known
+_DATACENTER = re.compile(r"\b(A100|A800|H100|H800|H200|GH200|B100|B200|GB200|V100|P100|MI\d{3}X?)\b",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Bits per weight of one quantization, by tensor group."""
+
+    name: str
+    runtime: str  # "llamacpp", "mlx", "vllm" or "any"
+    body_bpw: float  # expert / MLP / attention matrices
+    embed_bpw: float  # token embedding
+    output_bpw: float  # output (LM head)
+    dense_bpw: float  # non-expert matrices of MoE models (MXFP4 keeps them at Q8_0)
+    quality_penalty: int
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Decode-speed constants of a device class."""
+
+    device_class: str
+    e_max: float
+    t_layer_ms: float
+    calibrated: bool
+
+
+def _read_data(name: str) -> list[dict[str, str]]:
+    text = resources.files("llmfit").joinpath("data", name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+@cache
+def quant_table() -> dict[str, Quant]:
+    """Every quantization llmfit knows, by upper-case name."""
+    table = {}
+    for row in _read_data("quants.csv"):
+        quant = Quant(row["quant"], row["runtime"], float(row["body_bpw"]),
+                      float(row["embed_bpw"]), float(row["output_bpw"]),
+                      float(row["dense_bpw"]), int(row["quality_penalty"]))
+        table[quant.name.upper()] = quant
+    return table
+
+
+@cache
+def efficiency_table() -> dict[str, Efficiency]:
+    """Decode constants by device class (apple, gpu, datacenter, cpu)."""
+    return {row["device_class"]: Efficiency(row["device_class"], float(row["e_max"]),
+                                            float(row["t_layer_ms"]),
+                                            row["source"].startswith("fitted"))
+            for row in _read_data("efficiency.csv")}
+
+
+def device_class(gpu_name: str, backend: str) -> str:
+    """Calibration class of a GPU: Apple, HBM datacenter part, or other GPU."""
+    if backend == "Metal":
+        return "apple"
+    return "datacenter" if _DATACENTER.search(gpu_name) else "gpu"
+
+
+@dataclass(frozen=True)
+class WeightBytes:
+    """Weight bytes of a model at one quantization, split the ways placement needs."""
+
+    total: float
+    routed_experts: float  # MoE routed experts (what moe_offload keeps in RAM)
+    active_experts: float  # routed expert bytes one decoded token reads
+    read_per_token: float  # bytes one decoded token reads, active experts included
+
+
+def parameter_groups(arch: Architecture, params_b: float) -> dict[str, float]:
+    """Parameters by tensor group: embed, output, experts, active_experts, body."""
+    embed = float(arch.vocab_size * arch.hidden_size)
+    output = 0.0 if arch.tied_embeddings else embed
+    experts = active = 0.0
+    if arch.is_moe:
+        per_expert = (3 if arch.mlp == "gated" else 2) * arch.hidden_size * (arch.moe_intermediate_size or 0)
+        experts = float(arch.moe_layers * arch.experts * per_expert)
+        active = float(arch.moe_layers * (arch.experts_per_token or 0) * per_expert)
+    body = max(params_b * 1e9 - embed - output - experts, 0.0)
+    return {"embed": embed, "output": output, "experts": experts, "active_experts": active,
+            "body": body}
+
+
+def weight_bytes(arch: Architecture, params_b: float, quant: Quant) -> WeightBytes:
+    """Bytes of the weight file(s) at `quant`, and bytes read per decoded token."""
+    g = parameter_groups(arch, params_b)
+    body_bpw = quant.dense_bpw if arch.is_moe else quant.body_bpw
+    # A tied embedding doubles as the output matrix, so llama.cpp stores it at the output type.
+    embed_bpw = quant.output_bpw if arch.tied_embeddings else quant.embed_bpw
+    embed = g["embed"] * embed_bpw / 8
+    output = g["output"] * quant.output_bpw / 8
+    body = g["body"] * body_bpw / 8
+    experts = g["experts"] * quant.body_bpw / 8
+    active = g["active_experts"] * quant.body_bpw / 8
+    # One row of an untied token embedding is read per token; a tied one is read whole.
+    read = body + output + active + (embed if arch.tied_embeddings else 0.0)
+    return WeightBytes(total=embed + output + body + experts, routed_experts=experts,
+                       active_experts=active, read_per_token=read)
+
+
+def kv_cache_bytes(arch: Architecture, context: int) -> float:
+    """Bytes of f16 KV cache for `context` tokens."""
+    return float(kv_elements_per_token(arch, context) * KV_BYTES_PER_ELEMENT)
+
+
+def compute_buffer_bytes(arch: Architecture, context: int) -> float:
+    """llama.cpp's compute buffer: f32 logits and attention scores for one micro-batch."""
+    scores = arch.attention_heads * context if arch.attention_layers else 0
+    return 4.0 * MICRO_BATCH * (arch.vocab_size + 4 * arch.hidden_size + scores / 8)
+
+
+def runtime_overhead_bytes(arch: Architecture, context: int, backend: str | None) -> float:
+    """Compute buffer plus the runtime's fixed per-device reserve (none on CPU)."""
+    reserve = 0.0 if backend is None else DEVICE_RESERVE_GIB.get(backend, DEFAULT_RESERVE_GIB)
+    return compute_buffer_bytes(arch, context) + reserve * GIB
+
+
+def cpu_stream_gbps(ram_bandwidth_gbps: float | None, cpu_cores: int) -> float:
+    """Memory bandwidth the CPU cores can actually stream for decoding."""
+    peak = ram_bandwidth_gbps or DEFAULT_DDR_GBPS
+    return min(peak, cpu_cores * CPU_CORE_STREAM_GBPS)
+
+
+def decode_seconds(bytes_read: float, bandwidth_gbps: float, eff: Efficiency) -> float:
+    """Time to stream `bytes_read` once at the device class's efficiency."""
+    return bytes_read / (eff.e_max * bandwidth_gbps * 1e9)
+
+
+def layer_overhead_seconds(layers: int, eff: Efficiency) -> float:
+    """Per-token kernel launch and synchronisation cost of `layers` layers."""
+    return layers * eff.t_layer_ms / 1e3

@@ -1,0 +1,141 @@
+"""The one serializer: the JSON objects the API answers and `--json` prints (api-contract.md)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from typing import Any
+
+from llmfit.catalog import parameter_count_label
+from llmfit.fit import FitResult, Runtime
+from llmfit.placement import Pools, RunMode
+from llmfit.query import Query
+from llmfit.values import SystemSpec
+
+OS_NAMES = {"darwin": "macos", "linux": "linux", "windows": "windows"}
+
+
+def gib(value: float | None) -> float | None:
+    """Memory figures: GiB rounded to 2 decimals."""
+    return None if value is None else round(float(value), 2)
+
+
+def one_decimal(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def node_json() -> dict[str, str]:
+    """This node: NODE_NAME (Kubernetes downward API), else HOSTNAME, else the hostname."""
+    name = os.environ.get("NODE_NAME") or os.environ.get("HOSTNAME") or socket.gethostname()
+    system = platform.system().lower()
+    return {"name": name or "unknown", "os": OS_NAMES.get(system, system or "unknown")}
+
+
+def system_json(system: SystemSpec) -> dict[str, Any]:
+    """The system object."""
+    primary = system.primary_gpu
+    return {
+        "total_ram_gb": gib(system.total_ram_gib),
+        "available_ram_gb": gib(system.available_ram_gib),
+        "cpu_cores": int(system.cpu_cores),
+        "cpu_name": system.cpu_name or "Unknown CPU",
+        "has_gpu": system.has_gpu,
+        "gpu_vram_gb": gib(primary.vram_gib) if primary else None,
+        "gpu_available_gb": gib(primary.free_vram_gib) if primary else None,
+        "gpu_name": primary.name if primary else None,
+        "gpu_count": int(system.gpu_count),
+        "unified_memory": system.unified_memory,
+        "backend": system.backend,
+        "gpus": [{"name": g.name, "vram_gb": gib(g.vram_gib), "free_vram_gb": gib(g.free_vram_gib),
+                  "backend": g.backend, "count": int(g.count), "unified_memory": g.unified_memory,
+                  "memory_bandwidth_gbps": one_decimal(g.bandwidth_gbps)} for g in system.gpus],
+        "notes": list(system.notes),
+    }
+
+
+def supported_tp(result: FitResult) -> list[int]:
+    """Tensor-parallel sizes that divide the attention heads (and KV heads, or are a multiple)."""
+    arch = result.model.arch
+    return [n for n in (1, 2, 4, 8, 16) if arch.attention_heads % n == 0
+            and (arch.kv_heads % n == 0 or n % arch.kv_heads == 0)]
+
+
+def verify_command(result: FitResult, pools: Pools) -> str | None:
+    """A llama-bench command that measures what the row estimates (llama.cpp rows only)."""
+    if result.runtime is not Runtime.LLAMACPP or result.quant is None or result.tps is None:
+        return None
+    base = result.model.name.split("/", 1)[1]
+    layers = {RunMode.CPU_ONLY: "0"}.get(result.mode, "99")
+    extra = " -ot exps=CPU" if result.mode is RunMode.MOE_OFFLOAD else ""
+    if result.mode is RunMode.CPU_OFFLOAD:
+        layers = str(max(int(result.model.arch.layers * _gpu_share(result, pools)), 0))
+    return f"llama-bench -m {base}-{result.quant}.gguf -ngl {layers}{extra} -p 0 -n 128"
+
+
+def _gpu_share(result: FitResult, pools: Pools) -> float:
+    usable = pools.gpu_gib * 0.9 - (result.required_gib - result.disk_gib)
+    return max(min(usable / result.disk_gib, 1.0), 0.0) if result.disk_gib else 0.0
+
+
+def estimate_basis(result: FitResult, pools: Pools) -> dict[str, Any]:
+    """How the figures on the row were derived."""
+    on_cpu = result.mode is RunMode.CPU_ONLY
+    if result.tps is None:
+        method = "none: does not fit" if result.level.code == "too_tight" else "none: bandwidth unknown"
+    else:
+        method = "bandwidth_calibrated" if result.speed.calibrated else "bandwidth_assumed_cpu"
+    return {
+        "method": method,
+        "gpu_bandwidth_gbps": None if on_cpu else one_decimal(pools.gpu_bandwidth_gbps),
+        "ddr_bandwidth_gbps": one_decimal(pools.cpu_bandwidth_gbps),
+        "efficiency": None if result.speed.efficiency is None else round(result.speed.efficiency, 3),
+        "assumed_context": int(result.assumed_context),
+        "local_calibration": False,
+    }
+
+
+def row_json(result: FitResult, pools: Pools) -> dict[str, Any]:
+    """One model row."""
+    m, s = result.model, result.scores
+    return {
+        "name": m.name, "provider": m.provider,
+        "parameter_count": parameter_count_label(m), "params_b": round(m.params_b, 3),
+        "context_length": int(m.context_length),
+        "effective_context_length": int(result.effective_context),
+        "usable_context": int(result.usable_context),
+        "use_case": m.use_case, "category": m.category, "release_date": m.release_date,
+        "is_moe": m.is_moe,
+        "fit_level": result.level.code, "fit_label": result.level.label,
+        "run_mode": result.mode.code, "run_mode_label": result.mode.label,
+        "score": one_decimal(s.total),
+        "score_components": {"quality": one_decimal(s.quality), "speed": one_decimal(s.speed),
+                             "fit": one_decimal(s.fit), "context": one_decimal(s.context)},
+        "estimated_tps": one_decimal(result.tps),
+        "runtime": result.runtime.code, "runtime_label": result.runtime.label,
+        "best_quant": result.quant,
+        "memory_required_gb": gib(result.required_gib),
+        "memory_available_gb": gib(result.available_gib),
+        "utilization_pct": one_decimal(result.utilization_pct),
+        "moe_offloaded_gb": gib(result.offloaded_gib),
+        "total_memory_gb": gib(result.total_gib),
+        "disk_size_gb": gib(result.disk_gib),
+        "notes": list(result.notes),
+        "capabilities": list(m.capabilities), "capability_ids": list(m.capabilities),
+        "license": m.license,
+        "supports_tp": supported_tp(result),
+        "gguf_sources": [{"repo": g.repo, "provider": g.provider} for g in m.gguf_sources],
+        "installed": False,
+        "ollama_name": m.ollama_name,
+        "estimate_basis": estimate_basis(result, pools),
+        "verify_command": verify_command(result, pools),
+        "measured_tps": None,
+    }
+
+
+def envelope(node: dict[str, str], system: SystemSpec, pools: Pools, total: int,
+             rows: list[FitResult], query: Query) -> dict[str, Any]:
+    """The envelope of /models, /models/top, /models/{name} and `--json` listings."""
+    models = [row_json(r, pools) for r in rows]
+    return {"node": node, "system": system_json(system), "total_models": int(total),
+            "returned_models": len(models), "filters": query.echo(), "models": models}

@@ -1,0 +1,149 @@
+"""The one core object: a hardware snapshot, the catalog, and cached analyses.
+
+The CLI builds one per command; `llmfit serve` builds one for the life of the process, so the
+snapshot is refreshed on an interval and analyses are cached per (machine, options).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from llmfit.catalog import ModelSpec, load_catalog
+from llmfit.fit import AnalysisOptions, FitResult, analyse
+from llmfit.placement import Pools, machine_pools
+from llmfit.query import Query, apply_query, parse_int
+from llmfit.values import SystemSpec
+
+CONTEXT_ENV = "OLLAMA_CONTEXT_LENGTH"
+CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class HardwareOverrides:
+    """What the user told us about the machine instead of (or on top of) detection."""
+
+    memory_gib: float | None = None
+    ram_gib: float | None = None
+    cpu_cores: int | None = None
+    gpus: tuple[str, ...] = ()
+
+    def apply(self, system: SystemSpec) -> SystemSpec:
+        """The system with these overrides applied."""
+        if self == HardwareOverrides():
+            return system
+        from llmfit.hardware.overrides import apply_overrides
+
+        return apply_overrides(system, memory_gib=self.memory_gib, ram_gib=self.ram_gib,
+                               cpu_cores=self.cpu_cores, gpus=self.gpus)
+
+
+def default_max_context(explicit: int | None) -> int | None:
+    """--max-context, else $OLLAMA_CONTEXT_LENGTH, else None (8,192 per model)."""
+    if explicit is not None:
+        return explicit
+    raw = os.environ.get(CONTEXT_ENV)
+    return parse_int(CONTEXT_ENV, raw, 1, 10_000_000) if raw else None
+
+
+def _detect() -> SystemSpec:
+    from llmfit.hardware import detect_system
+
+    return detect_system()
+
+
+class LlmfitService:
+    """Answers the questions both front ends ask: the system, and analysed model listings."""
+
+    def __init__(self, *, overrides: HardwareOverrides = HardwareOverrides(),
+                 catalog_path: str | None = None, max_context: int | None = None,
+                 refresh_seconds: float | None = None,
+                 probe: Callable[[], SystemSpec] = _detect,
+                 catalog: list[ModelSpec] | None = None) -> None:
+        self._catalog = catalog if catalog is not None else load_catalog(catalog_path)
+        self._overrides = overrides
+        self._probe = probe
+        self._refresh_seconds = refresh_seconds
+        self.max_context = max_context
+        self._snapshot: SystemSpec | None = None
+        self._snapshot_at = 0.0
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[Any, ...], tuple[list[FitResult], Pools]] = OrderedDict()
+        # The node identity is fixed for the life of the process.
+        from llmfit.serialize import node_json
+
+        self.node = node_json()
+
+    @property
+    def catalog(self) -> list[ModelSpec]:
+        return self._catalog
+
+    def snapshot(self) -> SystemSpec:
+        """The machine with overrides; re-probed when older than the refresh interval."""
+        with self._lock:
+            stale = (self._refresh_seconds is not None
+                     and time.monotonic() - self._snapshot_at > self._refresh_seconds)
+            if self._snapshot is None or stale:
+                self._snapshot = self._overrides.apply(self._probe())
+                self._snapshot_at = time.monotonic()
+            return self._snapshot
+
+    def system_for(self, query: Query | None = None) -> SystemSpec:
+        """The snapshot, or the what-if machine of `ram_gb`, `vram_gb`, `cpu_cores`."""
+        system = self.snapshot()
+        if query is None or (query.ram_gb is None and query.vram_gb is None
+                             and query.cpu_cores is None):
+            return system
+        return _what_if(system, query)
+
+    def analyses(self, system: SystemSpec, options: AnalysisOptions) -> tuple[list[FitResult], Pools]:
+        """Every catalog model analysed for `system` (cached per machine and options)."""
+        key = (system, options)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        pools = machine_pools(system)
+        results = [analyse(model, pools, options) for model in self._catalog]
+        with self._lock:
+            self._cache[key] = (results, pools)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return results, pools
+
+    def options_for(self, query: Query) -> AnalysisOptions:
+        """Analysis options from the query, the service default filling max_context."""
+        return AnalysisOptions(max_context=query.max_context or self.max_context,
+                               quant=query.quant, force_runtime=query.forced_runtime)
+
+    def system_body(self, query: Query | None = None) -> dict[str, Any]:
+        """GET /api/v1/system and `llmfit system --json`."""
+        from llmfit.serialize import system_json
+
+        return {"node": self.node, "system": system_json(self.system_for(query))}
+
+    def listing(self, query: Query) -> tuple[SystemSpec, Pools, int, list[FitResult]]:
+        """Analyse, filter, sort and limit: what a listing shows."""
+        system = self.system_for(query)
+        results, pools = self.analyses(system, self.options_for(query))
+        total, rows = apply_query(results, query)
+        return system, pools, total, rows
+
+    def models_body(self, query: Query) -> dict[str, Any]:
+        """The envelope of GET /api/v1/models[/top|/{name}] and `--json` listings."""
+        from llmfit.serialize import envelope
+
+        system, pools, total, rows = self.listing(query)
+        shown = replace(query, max_context=query.max_context or self.max_context)
+        return envelope(self.node, system, pools, total, rows, shown)
+
+
+def _what_if(system: SystemSpec, query: Query) -> SystemSpec:
+    from llmfit.hardware.overrides import apply_overrides
+
+    return apply_overrides(system, memory_gib=query.vram_gb, ram_gib=query.ram_gb,
+                           cpu_cores=query.cpu_cores)

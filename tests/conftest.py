@@ -1,0 +1,55 @@
+"""Shared fixtures: machines described as values, services that never probe real hardware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmfit.catalog import load_catalog
+from llmfit.values import GpuDevice, SystemSpec
+
+DATA = Path(__file__).parent / "data"
+
+
+def cpu_box(cores: int = 2, ram: float = 23.4, available: float = 22.0) -> SystemSpec:
+    """A CPU-only x86 machine like the CI runner."""
+    return SystemSpec(total_ram_gib=ram, available_ram_gib=available, cpu_cores=cores,
+                      cpu_name="Test CPU")
+
+
+def rtx4090_box() -> SystemSpec:
+    gpu = GpuDevice("NVIDIA GeForce RTX 4090", 24.0, 23.5, "CUDA", 1, False, 1008.0)
+    return SystemSpec(total_ram_gib=64.0, available_ram_gib=60.0, cpu_cores=16,
+                      cpu_name="Test CPU", gpus=(gpu,))
+
+
+def dual_3090_box() -> SystemSpec:
+    gpu = GpuDevice("NVIDIA GeForce RTX 3090", 24.0, 23.5, "CUDA", 2, False, 936.0)
+    return SystemSpec(total_ram_gib=128.0, available_ram_gib=120.0, cpu_cores=24,
+                      cpu_name="Test CPU", gpus=(gpu,))
+
+
+def m2_max_box() -> SystemSpec:
+    gpu = GpuDevice("Apple M2 Max", 32.0, 24.0, "Metal", 1, True, 400.0)
+    return SystemSpec(total_ram_gib=32.0, available_ram_gib=24.0, cpu_cores=12,
+                      cpu_name="Apple M2 Max", gpus=(gpu,), unified_memory=True, os="macos",
+                      arch="arm64", ram_bandwidth_gbps=400.0)
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture
+def service_for(catalog, monkeypatch):
+    """Build a service over the real catalog for a given machine (no hardware probing)."""
+    from llmfit.service import LlmfitService
+
+    monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
+
+    def make(system: SystemSpec, **kwargs):
+        return LlmfitService(catalog=catalog, probe=lambda: system, **kwargs)
+
+    return make
