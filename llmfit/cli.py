@@ -1,0 +1,230 @@
+"""Typer commands: parse options, ask the service, render a table or print the API's JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Any, Iterator, List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from llmfit.errors import LlmfitError
+
+app = typer.Typer(
+    name="llmfit",
+    help="Which open LLMs run on this machine, at which quantization, and how fast.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Hardware and catalog options: accepted before the command (global) or after it.
+Memory = Annotated[Optional[str], typer.Option("--memory", help="GPU memory (VRAM) to assume, e.g. 24G.", show_default=False)]
+Ram = Annotated[Optional[str], typer.Option("--ram", help="System RAM to assume, e.g. 64G.", show_default=False)]
+CpuCores = Annotated[Optional[str], typer.Option("--cpu-cores", help="CPU cores to assume.", show_default=False)]
+Gpu = Annotated[Optional[List[str]], typer.Option("--gpu", help='Simulate a GPU from the device table: "RTX 4090", "2x RTX 3090" (repeatable).', show_default=False)]
+Catalog = Annotated[Optional[str], typer.Option("--catalog", help="Extra catalog file whose rows add to or replace models.json (also $LLMFIT_CATALOG).", show_default=False)]
+MaxContext = Annotated[Optional[str], typer.Option("--max-context", help="Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH.", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON exactly as the REST API answers.")]
+
+# Listing filters: the same names and values as the API's query parameters.
+Limit = Annotated[Optional[str], typer.Option("--limit", "-n", help="Rows to show.", show_default=False)]
+Perfect = Annotated[bool, typer.Option("--perfect", help="Only models with a perfect fit.")]
+MinFit = Annotated[Optional[str], typer.Option("--min-fit", help="perfect|good|marginal|too_tight", show_default=False)]
+RuntimeOpt = Annotated[Optional[str], typer.Option("--runtime", help="any|llamacpp|mlx|vllm", show_default=False)]
+UseCase = Annotated[Optional[str], typer.Option("--use-case", help="general|coding|reasoning|chat|multimodal|embedding", show_default=False)]
+Provider = Annotated[Optional[str], typer.Option("--provider", help="Provider or repo owner contains this text.", show_default=False)]
+Search = Annotated[Optional[str], typer.Option("--search", help="Name, provider, size, use case or category contains this text.", show_default=False)]
+Sort = Annotated[Optional[str], typer.Option("--sort", help="score|tps|params|mem|ctx|date|use_case", show_default=False)]
+TooTight = Annotated[Optional[bool], typer.Option("--include-too-tight/--no-include-too-tight", help="Also list models that do not fit.", show_default=False)]
+Quant = Annotated[Optional[str], typer.Option("--quant", help="Pin a quantization (Q4_K_M, Q8_0, mlx-4bit, ...).", show_default=False)]
+ForceRuntime = Annotated[Optional[str], typer.Option("--force-runtime", help="llamacpp|mlx|vllm: analyse as if this runtime were used.", show_default=False)]
+
+
+@contextlib.contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn llmfit's errors into a one-line message and the error's exit code."""
+    try:
+        yield
+    except LlmfitError as exc:
+        typer.echo(f"llmfit: error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _merge(ctx: typer.Context, **local: Any) -> dict[str, Any]:
+    """Options given after the command win over the same options given before it."""
+    merged = dict(ctx.obj or {})
+    for key, value in local.items():
+        if value not in (None, [], ()):
+            merged[key] = value
+    return merged
+
+
+def _service(opts: dict[str, Any], refresh_seconds: float | None = None):  # -> LlmfitService
+    from llmfit.query import parse_int
+    from llmfit.service import HardwareOverrides, LlmfitService, default_max_context
+
+    overrides = _overrides(opts)
+    max_context = opts.get("max_context")
+    explicit = parse_int("max_context", max_context, 1, 10_000_000) if max_context else None
+    return LlmfitService(overrides=overrides, catalog_path=opts.get("catalog"),
+                         max_context=default_max_context(explicit),
+                         refresh_seconds=refresh_seconds)
+
+
+def _overrides(opts: dict[str, Any]):
+    from llmfit.hardware.overrides import parse_size_gib
+    from llmfit.query import parse_int
+    from llmfit.service import HardwareOverrides
+
+    memory, ram, cores = opts.get("memory"), opts.get("ram"), opts.get("cpu_cores")
+    return HardwareOverrides(
+        memory_gib=parse_size_gib(memory) if memory else None,
+        ram_gib=parse_size_gib(ram) if ram else None,
+        cpu_cores=parse_int("--cpu-cores", cores, 1, 4096) if cores else None,
+        gpus=tuple(opts.get("gpu") or ()))
+
+
+def _print_json(body: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+
+
+@app.callback()
+def main_options(ctx: typer.Context, memory: Memory = None, ram: Ram = None,
+                 cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None,
+                 max_context: MaxContext = None) -> None:
+    """Which open LLMs run on this machine, at which quantization, and how fast."""
+    ctx.obj = {k: v for k, v in dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu,
+                                     catalog=catalog, max_context=max_context).items()
+               if v not in (None, [])}
+
+
+@app.command()
+def system(ctx: typer.Context, json_out: Json = False, memory: Memory = None, ram: Ram = None,
+           cpu_cores: CpuCores = None, gpu: Gpu = None) -> None:
+    """Show the detected hardware: RAM, CPU, GPUs, memory bandwidth, backend."""
+    opts = _merge(ctx, memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu)
+    with _friendly_errors():
+        from llmfit.serialize import node_json, system_json
+        from llmfit.service import _detect
+
+        spec = _overrides(opts).apply(_detect())
+        body = {"node": node_json(), "system": system_json(spec)}
+    if json_out:
+        _print_json(body)
+        return
+    from llmfit.render import render_system
+
+    render_system(body)
+
+
+def _listing(ctx: typer.Context, endpoint_name: str, json_out: bool, name: str | None,
+             params: dict[str, Any], hardware: dict[str, Any]) -> None:
+    """Shared body of models/top/search."""
+    opts = _merge(ctx, **hardware)
+    with _friendly_errors():
+        from llmfit import query as q
+
+        endpoint = {"models": q.MODELS, "top": q.TOP, "search": q.SEARCH}[endpoint_name]
+        raw = {k: (str(v) if not isinstance(v, str) else v) for k, v in params.items()
+               if v is not None and v is not False}
+        if "max_context" not in raw and opts.get("max_context"):
+            raw["max_context"] = opts["max_context"]
+        query = q.parse_query(raw, endpoint, name=name)
+        body = _service(opts).models_body(query)
+    if json_out:
+        _print_json(body)
+        return
+    from llmfit.render import render_models
+
+    render_models(body, title=endpoint_name, name=name)
+
+
+def _filter_params(limit, perfect, min_fit, runtime, use_case, provider, search, sort,
+                   include_too_tight, max_context, quant, force_runtime) -> dict[str, Any]:
+    too_tight = None if include_too_tight is None else str(include_too_tight).lower()
+    return {"limit": limit, "perfect": "true" if perfect else None, "min_fit": min_fit,
+            "runtime": runtime, "use_case": use_case, "provider": provider, "search": search,
+            "sort": sort, "include_too_tight": too_tight, "max_context": max_context,
+            "quant": quant, "force_runtime": force_runtime}
+
+
+@app.command()
+def models(ctx: typer.Context, json_out: Json = False, limit: Limit = None, perfect: Perfect = False,
+           min_fit: MinFit = None, runtime: RuntimeOpt = None, use_case: UseCase = None,
+           provider: Provider = None, search: Search = None, sort: Sort = None,
+           include_too_tight: TooTight = None, max_context: MaxContext = None, quant: Quant = None,
+           force_runtime: ForceRuntime = None, memory: Memory = None, ram: Ram = None,
+           cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
+    """List every catalog model with its fit, speed and score on this machine."""
+    params = _filter_params(limit, perfect, min_fit, runtime, use_case, provider, search, sort,
+                            include_too_tight, max_context, quant, force_runtime)
+    _listing(ctx, "models", json_out, None, params,
+             dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu, catalog=catalog))
+
+
+@app.command()
+def top(ctx: typer.Context, json_out: Json = False, limit: Limit = None, perfect: Perfect = False,
+        min_fit: MinFit = None, runtime: RuntimeOpt = None, use_case: UseCase = None,
+        provider: Provider = None, search: Search = None, sort: Sort = None,
+        max_context: MaxContext = None, quant: Quant = None, force_runtime: ForceRuntime = None,
+        memory: Memory = None, ram: Ram = None, cpu_cores: CpuCores = None, gpu: Gpu = None,
+        catalog: Catalog = None) -> None:
+    """Show the best runnable models for this machine (5 unless --limit)."""
+    params = _filter_params(limit, perfect, min_fit, runtime, use_case, provider, search, sort,
+                            None, max_context, quant, force_runtime)
+    _listing(ctx, "top", json_out, None, params,
+             dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu, catalog=catalog))
+
+
+@app.command()
+def search(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Text to find in model names, providers, sizes, use cases.")],
+           json_out: Json = False, limit: Limit = None, perfect: Perfect = False,
+           min_fit: MinFit = None, runtime: RuntimeOpt = None, use_case: UseCase = None,
+           provider: Provider = None, sort: Sort = None, include_too_tight: TooTight = None,
+           max_context: MaxContext = None, quant: Quant = None,
+           force_runtime: ForceRuntime = None, memory: Memory = None, ram: Ram = None,
+           cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
+    """Find models by name (case-insensitive) and show how they fit (20 unless --limit)."""
+    params = _filter_params(limit, perfect, min_fit, runtime, use_case, provider, None, sort,
+                            include_too_tight, max_context, quant, force_runtime)
+    _listing(ctx, "search", json_out, name, params,
+             dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu, catalog=catalog))
+
+
+@app.command()
+def serve(ctx: typer.Context,
+          host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on [default: 127.0.0.1].", show_default=False)] = None,
+          port: Annotated[Optional[int], typer.Option("--port", help="TCP port [default: 8787].", show_default=False, min=0, max=65535)] = None,
+          unix_socket: Annotated[Optional[str], typer.Option("--unix-socket", help="Listen on this unix socket (mode 0660) instead of TCP.", show_default=False)] = None,
+          refresh: Annotated[float, typer.Option("--refresh", help="Seconds between hardware snapshots (free RAM and VRAM).", min=0.1, max=3600)] = 5.0,
+          max_context: MaxContext = None, memory: Memory = None, ram: Ram = None,
+          cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
+    """Run the REST API node agent (GET /health, /api/v1/system, /api/v1/models[/top|/NAME])."""
+    opts = _merge(ctx, max_context=max_context, memory=memory, ram=ram, cpu_cores=cpu_cores,
+                  gpu=gpu, catalog=catalog)
+    if unix_socket and (host is not None or port is not None):
+        typer.echo("llmfit: error: --unix-socket cannot be combined with --host or --port", err=True)
+        raise typer.Exit(2)
+    with _friendly_errors():
+        from llmfit.server import run_server
+
+        service = _service(opts, refresh_seconds=refresh)
+        service.snapshot()  # probe once before listening, so the first request is fast
+        try:
+            run_server(service, host or "127.0.0.1", 8787 if port is None else port, unix_socket)
+        except KeyboardInterrupt:
+            pass
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Rich tables and panels for the CLI. They render the same JSON objects `--json` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+FIT_STYLES = {"perfect": "bold green", "good": "green", "marginal": "yellow",
+              "too_tight": "red"}
+
+
+def _console() -> Console:
+    # Piped output keeps 80 columns and no colour codes; a terminal uses its own width.
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _gb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _tps(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _short_name(name: str) -> str:
+    return name.split("/", 1)[-1]
+
+
+def render_system(body: dict[str, Any]) -> None:
+    """The `llmfit system` view."""
+    s, node = body["system"], body["node"]
+    table = Table(box=box.SIMPLE, show_header=False, title=f"{node['name']} ({node['os']})",
+                  title_justify="left", pad_edge=False)
+    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("value")
+    table.add_row("CPU", f"{s['cpu_name']} ({s['cpu_cores']} cores)")
+    table.add_row("RAM", f"{s['total_ram_gb']:.1f} GiB total, {s['available_ram_gb']:.1f} GiB available")
+    table.add_row("Backend", s["backend"])
+    if not s["gpus"]:
+        table.add_row("GPU", "none detected")
+    for gpu in s["gpus"]:
+        count = f"{gpu['count']}x " if gpu["count"] > 1 else ""
+        free = f", {_gb(gpu['free_vram_gb'])} GiB usable" if gpu["free_vram_gb"] is not None else ""
+        bandwidth = (f", {gpu['memory_bandwidth_gbps']:.0f} GB/s"
+                     if gpu["memory_bandwidth_gbps"] else ", bandwidth unknown")
+        kind = "unified" if gpu["unified_memory"] else "VRAM"
+        table.add_row("GPU", f"{count}{gpu['name']}: {_gb(gpu['vram_gb'])} GiB {kind}{free}{bandwidth}")
+    console = _console()
+    console.print(table)
+    for note in s.get("notes", []):
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def render_models(body: dict[str, Any], title: str, name: str | None = None) -> None:
+    """The `llmfit models/top/search` table."""
+    console = _console()
+    system = body["system"]
+    where = system["gpu_name"] or system["cpu_name"]
+    heading = f"{title}: {body['returned_models']} of {body['total_models']} models"
+    if name:
+        heading += f' matching "{name}"'
+    console.print(Text(f"{heading} for {where} ({system['backend']})", style="bold"))
+    if not body["models"]:
+        console.print("No model matches these filters.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Model", overflow="fold", ratio=1, min_width=18)
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column("Quant", no_wrap=True)
+    table.add_column("Mode", no_wrap=True)
+    table.add_column("Fit", no_wrap=True)
+    table.add_column("GiB", justify="right", no_wrap=True)
+    table.add_column("tok/s", justify="right", no_wrap=True)
+    table.add_column("Score", justify="right", no_wrap=True)
+    for row in body["models"]:
+        size = row["parameter_count"].replace(" active)", ")")
+        table.add_row(_short_name(row["name"]), size, row["best_quant"] or "-",
+                      row["run_mode_label"], Text(row["fit_label"], style=FIT_STYLES[row["fit_level"]]),
+                      _gb(row["memory_required_gb"]), _tps(row["estimated_tps"]),
+                      f"{row['score']:.0f}")
+    console.print(table)
+    ctx = body["models"][0]["effective_context_length"]
+    console.print(Text(f"Memory at {ctx:,}-token context where the model allows it; "
+                       "--json for every field.", style="dim"))
