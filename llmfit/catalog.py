@@ -15,7 +15,7 @@ from llmfit.errors import CatalogError
 CATEGORIES = ("General", "Coding", "Reasoning", "Chat", "Multimodal", "Embedding")
 CAPABILITIES = ("tool_use", "vision", "reasoning", "embedding", "code", "audio")
 QUANT_FORMATS = ("GGUF", "MLX", "MXFP4", "FP8", "AWQ", "GPTQ", "BF16")
-MAX_CONTEXT = 1_048_576 * 2  # no open model publishes a longer native window
+MAX_CONTEXT = 10_485_760  # Llama 4 Scout publishes 10M; nothing longer exists
 ROW_KEYS = ("name", "provider", "family", "params_b", "active_params_b", "context_length",
             "release_date", "license", "category", "use_case", "capabilities", "arch", "quants",
             "gguf_sources", "ollama_name", "extra_params_b")

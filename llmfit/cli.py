@@ -221,6 +221,17 @@ def serve(ctx: typer.Context,
             pass
 
 
+@app.command()
+def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")]) -> None:
+    """Print the shell completion script (also checked in under completions/)."""
+    from llmfit.completions import SHELLS, render
+
+    if shell not in SHELLS:
+        typer.echo(f"llmfit: error: invalid shell: use {'|'.join(SHELLS)}", err=True)
+        raise typer.Exit(2)
+    sys.stdout.write(render(shell))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -28,6 +28,18 @@ def _tps(value: float | None) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
+def _size(row: dict[str, Any]) -> str:
+    """"8.0B", or "30.5B/3.3B" (total/active) for mixtures of experts; "141B" from 100B."""
+    def short(billions: float) -> str:
+        if billions < 1:
+            return f"{billions * 1000:.0f}M"
+        return f"{billions:.0f}B" if billions >= 100 else f"{billions:.1f}B"
+
+    text = short(row["params_b"])
+    active = row["parameter_count"].partition(" (")[2].partition(" active)")[0]
+    return f"{text}/{active}" if active else text
+
+
 def _short_name(name: str) -> str:
     return name.split("/", 1)[-1]
 
@@ -69,21 +81,25 @@ def render_models(body: dict[str, Any], title: str, name: str | None = None) -> 
     if not body["models"]:
         console.print("No model matches these filters.")
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("Model", overflow="fold", ratio=1, min_width=18)
-    table.add_column("Size", justify="right", no_wrap=True)
-    table.add_column("Quant", no_wrap=True)
-    table.add_column("Mode", no_wrap=True)
-    table.add_column("Fit", no_wrap=True)
-    table.add_column("GiB", justify="right", no_wrap=True)
-    table.add_column("tok/s", justify="right", no_wrap=True)
-    table.add_column("Score", justify="right", no_wrap=True)
-    for row in body["models"]:
-        size = row["parameter_count"].replace(" active)", ")")
-        table.add_row(_short_name(row["name"]), size, row["best_quant"] or "-",
-                      row["run_mode_label"], Text(row["fit_label"], style=FIT_STYLES[row["fit_level"]]),
-                      _gb(row["memory_required_gb"]), _tps(row["estimated_tps"]),
-                      f"{row['score']:.0f}")
+    headers = ("Size", "Quant", "Run", "Fit", "GiB", "tok/s", "Score")
+    cells = [[_size(r), r["best_quant"] or "-", r["run_mode_label"], r["fit_label"],
+              _gb(r["memory_required_gb"]), _tps(r["estimated_tps"]), f"{r['score']:.0f}"]
+             for r in body["models"]]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    # Every column is padded by one space each side, one space divides columns: only the
+    # model name gives way (ellipsis) on a narrow screen; the figures never wrap.
+    names = [_short_name(r["name"]) for r in body["models"]]
+    room = console.width - sum(widths) - 3 * len(widths) - 1
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("Model", no_wrap=True, overflow="ellipsis",
+                     width=max(min(room, max(len(n) for n in names)), 10))
+    for header, width in zip(headers, widths):
+        right = header in ("Size", "GiB", "tok/s", "Score")
+        table.add_column(header, justify="right" if right else "left", no_wrap=True,
+                         width=width)
+    for name, row, cell in zip(names, body["models"], cells):
+        fit = Text(cell[3], style=FIT_STYLES[row["fit_level"]])
+        table.add_row(name, *cell[:3], fit, *cell[4:])
     console.print(table)
     ctx = body["models"][0]["effective_context_length"]
     console.print(Text(f"Memory at {ctx:,}-token context where the model allows it; "

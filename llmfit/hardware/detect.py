@@ -1,0 +1,90 @@
+"""detect_system(): every probe together, degrading to "not detected" with a note."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from llmfit.hardware.amd import probe_amd
+from llmfit.hardware.apple import apple_gpu_from_sysctl
+from llmfit.hardware.cpu import cpu_name_for, read_cpu_cores, read_macos_sysctl, read_ram_gib
+from llmfit.hardware.intel import read_intel_sysfs
+from llmfit.hardware.nvidia import probe_nvidia
+from llmfit.hardware.probe import ProbeError, group_readings
+from llmfit.values import GpuDevice, SystemSpec
+
+_OS_NAMES = {"linux": "linux", "darwin": "macos", "win32": "windows", "cygwin": "windows"}
+_ARCH_NAMES = {"amd64": "x86_64", "x64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64"}
+
+
+def os_name(platform_id: str | None = None) -> str:
+    """The OS label: linux, macos, windows, or the raw sys.platform for anything else."""
+    platform_id = platform_id or sys.platform
+    return next((v for k, v in _OS_NAMES.items() if platform_id.startswith(k)), platform_id)
+
+
+def arch_name(machine: str | None = None) -> str:
+    """platform.machine() normalised: "x86_64" or "arm64" (others lower-cased as they are)."""
+    import platform
+
+    machine = (machine if machine is not None else platform.machine()).lower()
+    if machine.startswith("armv8") or machine == "arm64":
+        return "arm64"
+    return _ARCH_NAMES.get(machine, machine or "unknown")
+
+
+def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> SystemSpec:
+    """The machine as its probes see it; never raises on missing hardware or drivers."""
+    system, arch = os_name(), arch_name()
+    notes: list[str] = []
+    sysctl = _macos_sysctl(notes) if system == "macos" else {}
+    total_ram, available_ram, ram_note = read_ram_gib()
+    notes += [ram_note] if ram_note else []
+    gpus = _detect_gpus(system, arch, sys_root, sysctl, notes)
+    apple = next((g for g in gpus if g.unified_memory), None)
+    notes += [
+        f"{g.name}: not in the device table; memory bandwidth unknown"
+        for g in gpus
+        if g.bandwidth_gbps is None and not g.unified_memory
+    ]
+    return SystemSpec(
+        total_ram_gib=total_ram,
+        available_ram_gib=available_ram,
+        cpu_cores=read_cpu_cores(),
+        cpu_name=cpu_name_for(system, proc_root, sysctl),
+        gpus=tuple(gpus),
+        unified_memory=apple is not None,
+        os=system,
+        arch=arch,
+        ram_bandwidth_gbps=apple.bandwidth_gbps if apple else None,
+        notes=tuple(notes),
+    )
+
+
+def _macos_sysctl(notes: list[str]) -> dict[str, str]:
+    try:
+        return read_macos_sysctl()
+    except ProbeError as problem:
+        notes.append(f"macOS: sysctl unreadable ({problem})")
+        return {}
+
+
+def _detect_gpus(
+    system: str, arch: str, sys_root: Path, sysctl: dict[str, str], notes: list[str]
+) -> list[GpuDevice]:
+    """GPUs in the order NVIDIA, AMD, Intel, Apple; notes appended in place."""
+    gpus: list[GpuDevice] = []
+    if system in ("linux", "windows"):
+        readings, found = probe_nvidia()
+        gpus += group_readings(readings, "CUDA")
+        notes += found
+    if system == "linux":
+        for probe, backend in ((probe_amd, "ROCm"), (read_intel_sysfs, "SYCL")):
+            readings, found = probe(sys_root)
+            gpus += group_readings(readings, backend)
+            notes += found
+    if system == "macos" and arch == "arm64":
+        apple, found = apple_gpu_from_sysctl(sysctl)
+        gpus += [apple] if apple else []
+        notes += found
+    return gpus
