@@ -62,11 +62,11 @@ class LlmfitService:
     def __init__(self, *, overrides: HardwareOverrides = HardwareOverrides(),
                  catalog_path: str | None = None, max_context: int | None = None,
                  refresh_seconds: float | None = None,
-                 probe: Callable[[], SystemSpec] = _detect,
+                 probe: Callable[[], SystemSpec] | None = None,
                  catalog: list[ModelSpec] | None = None) -> None:
         self._catalog = catalog if catalog is not None else load_catalog(catalog_path)
         self._overrides = overrides
-        self._probe = probe
+        self._probe = probe or (lambda: _detect())  # looked up per call: tests replace it
         self._refresh_seconds = refresh_seconds
         self.max_context = max_context
         self._snapshot: SystemSpec | None = None

@@ -1,6 +1,6 @@
 """Check catalog rows in a JSON file (a list of rows or {"models": [...]}) for consistency.
 
-Usage: python scripts/check_catalog_part.py FILE...
+Usage: python scripts/check_catalog.py models.json [FILE...]
 Prints one line per row with stated vs recomputed parameters; exits 1 when a row is off.
 """
 
