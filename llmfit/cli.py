@@ -110,9 +110,9 @@ def system(ctx: typer.Context, json_out: Json = False, memory: Memory = None, ra
     opts = _merge(ctx, memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu)
     with _friendly_errors():
         from llmfit.serialize import node_json, system_json
-        from llmfit.service import _detect
+        from llmfit.service import detect_machine
 
-        spec = _overrides(opts).apply(_detect())
+        spec = _overrides(opts).apply(detect_machine())
         body = {"node": node_json(), "system": system_json(spec)}
     if json_out:
         _print_json(body)

@@ -50,7 +50,8 @@ def default_max_context(explicit: int | None) -> int | None:
     return parse_int(CONTEXT_ENV, raw, 1, 10_000_000) if raw else None
 
 
-def _detect() -> SystemSpec:
+def detect_machine() -> SystemSpec:
+    """Probe this machine (drivers that are missing degrade to notes)."""
     from llmfit.hardware import detect_system
 
     return detect_system()
@@ -66,7 +67,7 @@ class LlmfitService:
                  catalog: list[ModelSpec] | None = None) -> None:
         self._catalog = catalog if catalog is not None else load_catalog(catalog_path)
         self._overrides = overrides
-        self._probe = probe or (lambda: _detect())  # looked up per call: tests replace it
+        self._probe = probe or (lambda: detect_machine())  # looked up per call: tests replace it
         self._refresh_seconds = refresh_seconds
         self.max_context = max_context
         self._snapshot: SystemSpec | None = None

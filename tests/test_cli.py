@@ -16,7 +16,7 @@ from llmfit.cli import app
 @pytest.fixture
 def run(monkeypatch):
     """Invoke the CLI on a fixed machine (no real probing), 80 columns wide."""
-    monkeypatch.setattr("llmfit.service._detect", lambda: cpu_box(cores=4, ram=32, available=28))
+    monkeypatch.setattr("llmfit.service.detect_machine", lambda: cpu_box(cores=4, ram=32, available=28))
     monkeypatch.setenv("NODE_NAME", "node-a")
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
