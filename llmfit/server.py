@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
-from typing import Any, Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,6 +19,7 @@ from llmfit.errors import LlmfitError
 from llmfit.openapi import openapi_document
 from llmfit.query import MODELS, SEARCH, TOP, Endpoint, Query, parse_query
 from llmfit.service import LlmfitService
+from llmfit.values import SystemSpec
 
 log = logging.getLogger("llmfit.server")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -27,8 +31,43 @@ def _params(request: Request) -> dict[str, str]:
 
 def _what_if(request: Request) -> Query | None:
     params = _params(request)
-    keys = {k: params[k] for k in ("ram_gb", "vram_gb", "cpu_cores") if k in params}
+    keys: dict[str, str | None] = {k: params[k] for k in ("ram_gb", "vram_gb", "cpu_cores")
+                                   if k in params}
     return parse_query(keys) if keys else None
+
+
+class _BodyCache:
+    """Serialized listing bodies per (machine snapshot, query).
+
+    Schedulers poll every node with the same few queries every few seconds; between snapshot
+    refreshes the answer cannot change, so the bytes are reused (the full /models listing takes
+    ~5 ms to build and encode, a cache hit ~0.1 ms). Bounded LRU; event-loop thread only.
+    """
+
+    SIZE = 64
+
+    def __init__(self, service: LlmfitService) -> None:
+        self._service = service
+        self._bodies: OrderedDict[tuple[SystemSpec, Query], bytes] = OrderedDict()
+
+    def listing(self, query: Query) -> bytes:
+        key = (self._service.system_for(query), query)
+        body = self._bodies.get(key)
+        if body is not None:
+            self._bodies.move_to_end(key)
+            return body
+        body = _encode(self._service.models_body(query))
+        if self._service.system_for(query) == key[0]:  # no snapshot refresh while building
+            self._bodies[key] = body
+            while len(self._bodies) > self.SIZE:
+                self._bodies.popitem(last=False)
+        return body
+
+
+def _encode(content: Any) -> bytes:
+    """The same bytes JSONResponse would send."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode("utf-8")
 
 
 def create_app(service: LlmfitService) -> Starlette:
@@ -45,28 +84,42 @@ def create_app(service: LlmfitService) -> Starlette:
     async def system(request: Request) -> Response:
         return JSONResponse(service.system_body(_what_if(request)))
 
+    bodies = _BodyCache(service)
+
     def listing(endpoint: Endpoint) -> Handler:
         async def handler(request: Request) -> Response:
             name = request.path_params.get("name")
             query = parse_query(_params(request), endpoint, name=name)
-            return JSONResponse(service.models_body(query))
+            return Response(bodies.listing(query), media_type="application/json")
         return handler
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
     routes = [
-        Route("/", index, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/api/v1/system", system, methods=["GET"]),
-        Route("/api/v1/models", listing(MODELS), methods=["GET"]),
-        Route("/api/v1/models/top", listing(TOP), methods=["GET"]),
-        Route("/api/v1/models/{name:path}", listing(SEARCH), methods=["GET"]),
+        Route(path, _guarded(handler), methods=["GET"]) for path, handler in (
+            ("/", index), ("/health", health), ("/openapi.json", openapi),
+            ("/api/v1/system", system), ("/api/v1/models", listing(MODELS)),
+            ("/api/v1/models/top", listing(TOP)), ("/api/v1/models/{name:path}", listing(SEARCH)))
     ]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: _http_error, LlmfitError: _llmfit_error, Exception: _unexpected_error}
     return Starlette(routes=routes, exception_handlers=handlers)
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Answer a bug in a route with the 500 JSON here: Starlette's own 500 handler re-raises the
+    exception afterwards, and uvicorn would log its traceback a second time."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except (HTTPException, LlmfitError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - answered and logged, never re-raised
+            return await _unexpected_error(request, exc)
+
+    return guarded
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -128,8 +181,10 @@ def bind_tcp(host: str, port: int) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise UsageError(f"--host {host}: {exc.strerror}") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, _, proto, _, address = infos[0]
+    # proto must be IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY on accepted connections only
+    # then, and without it every response waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
@@ -142,6 +197,8 @@ def bind_tcp(host: str, port: int) -> socket.socket:
 def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | None) -> None:
     """Serve until interrupted; prints where it listens."""
     import os
+    import signal
+    import threading
 
     import uvicorn
 
@@ -151,10 +208,19 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     config = uvicorn.Config(create_app(service), log_level="warning", access_log=False,
                             lifespan="off")
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then re-raises the signal it caught.
+    # Make that a KeyboardInterrupt for both, so a stop (Ctrl-C, or `kubectl delete pod`) removes
+    # the socket file, says "stopped" and exits 0 instead of dying by SIGTERM's default action.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     finally:
         sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if unix_socket and os.path.exists(unix_socket):
             os.unlink(unix_socket)
     print("llmfit serve: stopped", flush=True)

@@ -1,0 +1,207 @@
+"""`python -m llmfit serve` as a real process: TCP and unix socket, overrides, clean SIGINT stop."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+START_S = 60.0  # generous: a cold interpreter on a busy CI runner
+STOP_S = 10.0
+OVERRIDES = ("--ram", "16G", "--cpu-cores", "4")
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT and unix sockets")
+
+
+class Serve:
+    """One `llmfit serve` process whose output is read line by line in the background."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "NODE_NAME": "proc-node",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        env.pop("OLLAMA_CONTEXT_LENGTH", None)
+        env.pop("LLMFIT_CATALOG", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "llmfit", "serve", *args], cwd=REPO,
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        self.output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, pattern: str, timeout_s: float = START_S) -> re.Match[str]:
+        """The first output line matching `pattern`, or fail with all the output seen."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.output.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        pytest.fail(f"no line matching {pattern!r}; output:\n{''.join(self.output)}")
+
+    def wait_exit(self, timeout_s: float = STOP_S) -> int:
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running after {timeout_s} s; output:\n{''.join(self.output)}")
+
+    def rest_of_output(self) -> str:
+        while True:
+            try:
+                line = self._lines.get(timeout=STOP_S)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.output.append(line)
+        return "".join(self.output)
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.wait_exit()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def serve():
+    started: list[Serve] = []
+
+    def start(*args: str) -> Serve:
+        server = Serve(*args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+def wait_healthy(client: httpx.Client) -> dict:
+    """Poll /health until it answers 200, with a deadline."""
+    deadline = time.monotonic() + START_S
+    while True:
+        try:
+            response = client.get("/health")
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+def check_answers(client: httpx.Client) -> None:
+    """What a scheduler asks, answered for the overridden machine."""
+    assert wait_healthy(client)["node"]["name"] == "proc-node"
+    system = client.get("/api/v1/system").json()["system"]
+    assert (system["total_ram_gb"], system["available_ram_gb"], system["cpu_cores"]) == (16.0, 16.0, 4)
+    top = client.get("/api/v1/models/top", params={"limit": 3, "min_fit": "good"})
+    assert top.status_code == 200 and top.headers["content-type"] == "application/json"
+    body = top.json()
+    assert body["returned_models"] == len(body["models"]) == 3
+    assert body["system"]["cpu_cores"] == 4
+    assert all(r["fit_level"] in ("good", "perfect") for r in body["models"])
+    bad = client.get("/api/v1/models", params={"limit": "abc"})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("invalid limit value")
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+
+
+def test_serves_on_a_free_loopback_port_and_stops_on_sigint(serve):
+    server = serve("--host", "127.0.0.1", "--port", "0", *OVERRIDES)
+    base = server.wait_for(r"listening on (http://127\.0\.0\.1:\d+) ").group(1)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        check_answers(client)
+    assert server.interrupt() == 0
+    assert "llmfit serve: stopped" in server.rest_of_output()
+
+
+def test_serves_on_a_unix_socket_replacing_a_stale_one(serve, tmp_path):
+    path = tmp_path / "llmfit.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens: what a killed server leaves behind
+    assert stat.S_ISSOCK(path.lstat().st_mode)
+
+    server = serve("--unix-socket", str(path), *OVERRIDES)
+    server.wait_for(rf"listening on unix:{re.escape(str(path))} ")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), base_url="http://llmfit",
+                      timeout=10) as client:
+        check_answers(client)
+
+        second = serve("--unix-socket", str(path), *OVERRIDES)  # the socket is live: refuse
+        assert second.wait_exit(START_S) == 2
+        assert "another server is listening there" in second.rest_of_output()
+        assert client.get("/health").status_code == 200
+
+    assert server.interrupt() == 0
+    assert "llmfit serve: stopped" in server.rest_of_output()
+    assert not path.exists()  # removed on a clean stop
+
+
+def test_sigterm_stops_cleanly_and_removes_the_socket(serve, tmp_path):
+    path = tmp_path / "llmfit.sock"
+    server = serve("--unix-socket", str(path), *OVERRIDES)
+    server.wait_for(r"listening on unix:")
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), base_url="http://llmfit",
+                      timeout=10) as client:
+        assert wait_healthy(client)["status"] == "ok"
+    server.proc.send_signal(signal.SIGTERM)  # how Kubernetes stops a pod
+    assert server.wait_exit() == 0
+    assert "llmfit serve: stopped" in server.rest_of_output()
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("extra", [("--port", "8787"), ("--host", "127.0.0.1")])
+def test_unix_socket_with_host_or_port_is_a_usage_error(serve, tmp_path, extra):
+    server = serve("--unix-socket", str(tmp_path / "s.sock"), *extra)
+    assert server.wait_exit(START_S) == 2
+    assert "--unix-socket cannot be combined with --host or --port" in server.rest_of_output()
+    assert not (tmp_path / "s.sock").exists()
+
+
+def test_a_file_in_the_way_of_the_socket_is_left_alone(serve, tmp_path):
+    path = tmp_path / "not-a-socket"
+    path.write_text("keep me")
+    server = serve("--unix-socket", str(path), *OVERRIDES)
+    assert server.wait_exit(START_S) == 2
+    assert "a file that is not a socket is in the way" in server.rest_of_output()
+    assert path.read_text() == "keep me"
+
+
+def test_a_port_in_use_is_a_usage_error(serve):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = serve("--host", "127.0.0.1", "--port", str(port), *OVERRIDES)
+        assert server.wait_exit(START_S) == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in server.rest_of_output()
