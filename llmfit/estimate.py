@@ -102,7 +102,7 @@ def parameter_groups(arch: Architecture, params_b: float) -> dict[str, float]:
     experts = active = 0.0
     if arch.is_moe:
         per_expert = (3 if arch.mlp == "gated" else 2) * arch.hidden_size * (arch.moe_intermediate_size or 0)
-        experts = float(arch.moe_layers * arch.experts * per_expert)
+        experts = float(arch.moe_layers * (arch.experts or 0) * per_expert)
         active = float(arch.moe_layers * (arch.experts_per_token or 0) * per_expert)
     body = max(params_b * 1e9 - embed - output - experts, 0.0)
     return {"embed": embed, "output": output, "experts": experts, "active_experts": active,

@@ -88,6 +88,13 @@ def resolve_quant(name: str) -> Quant:
     return quant
 
 
+def published_format(quant: Quant) -> str | None:
+    """The catalog format a quantization needs published (None: llama.cpp converts any model)."""
+    if quant.runtime == "mlx":
+        return "MLX"
+    return quant.name if quant.name in ("AWQ", "GPTQ", "FP8", "MXFP4") else None
+
+
 def choose_runtime(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> Runtime:
     """The forced runtime, the pinned quant's runtime, MLX on Apple when published, else llama.cpp."""
     if options.force_runtime is not None:
@@ -184,6 +191,10 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
     quants = candidate_quants(model, runtime, options)
     context = effective_context(model, options.max_context)
     modes = runtime_modes(runtime, pools)
+    missing = published_format(quants[0]) if options.quant else None
+    if missing and missing not in model.quants:
+        note = f"No {missing} weights are published for this model."
+        return _too_tight(model, runtime, quants[0], context, pools, modes, note)
     found = fitting_candidates(model, quants, modes, context, pools)
     if not found:
         return _too_tight(model, runtime, quants[-1], context, pools, modes)
@@ -200,15 +211,15 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
 
 
 def _too_tight(model: ModelSpec, runtime: Runtime, smallest: Quant, context: int,
-               pools: Pools, modes: tuple[RunMode, ...]) -> FitResult:
+               pools: Pools, modes: tuple[RunMode, ...], note: str | None = None) -> FitResult:
     weights = weight_bytes(model.arch, model.params_b, smallest)
     has_gpu = pools.gpu_gib > 0 and RunMode.GPU in modes
     backend = pools.gpu_backend if has_gpu else None
     need = memory_need_gib(model.arch, weights, context, backend, pools.gpu_devices or 1)
     available = pools.gpu_gib + (0 if pools.unified else pools.ram_gib) if has_gpu else pools.ram_gib
-    if not modes:
+    if note is None and not modes:
         note = _runtime_unavailable(runtime)
-    else:
+    elif note is None:
         note = (f"Needs {need:.1f} GiB even at {smallest.name}; "
                 f"{available:.1f} GiB is available for it here.")
     mode = RunMode.GPU if has_gpu else RunMode.CPU_ONLY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, Sequence
 
@@ -17,6 +18,8 @@ FORCE_RUNTIME_VALUES = ("llamacpp", "llama.cpp", "mlx", "vllm")
 USE_CASE_VALUES = ("general", "coding", "reasoning", "chat", "multimodal", "embedding")
 SORT_VALUES = ("score", "tps", "params", "mem", "ctx", "date", "use_case")
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 MAX_LIMIT = 100_000
 MAX_CONTEXT_TOKENS = 10_000_000
 MAX_MEMORY_GIB = 1_048_576.0  # 1 PiB: anything larger is a typo
@@ -92,24 +95,26 @@ def parse_bool(name: str, value: str) -> bool:
 
 
 def parse_int(name: str, value: str, minimum: int, maximum: int) -> int:
-    """A whole number within [minimum, maximum]."""
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise UsageError(f"invalid {name} value: {value!r} is not a whole number") from None
+    """A whole number (ASCII digits) within [minimum, maximum]."""
+    text = value.strip()
+    allowed = f"use a whole number from {minimum} to {maximum:,}"
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise UsageError(f"invalid {name} value: {value!r} is not a whole number; {allowed}")
+    number = int(text)
     if not minimum <= number <= maximum:
-        raise UsageError(f"invalid {name} value: use a whole number from {minimum} to {maximum:,}")
+        raise UsageError(f"invalid {name} value: {allowed}")
     return number
 
 
 def parse_positive_float(name: str, value: str, maximum: float) -> float:
-    """A finite number above zero and at most `maximum`."""
-    try:
-        number = float(value.strip())
-    except ValueError:
-        raise UsageError(f"invalid {name} value: {value!r} is not a number") from None
+    """A finite decimal number above zero and at most `maximum`."""
+    text = value.strip()
+    allowed = f"use a number above 0 and at most {maximum:,.0f}"
+    if not _DECIMAL.fullmatch(text):
+        raise UsageError(f"invalid {name} value: {value!r} is not a number; {allowed}")
+    number = float(text)
     if not math.isfinite(number) or not 0 < number <= maximum:
-        raise UsageError(f"invalid {name} value: use a number above 0 and at most {maximum:,.0f}")
+        raise UsageError(f"invalid {name} value: {allowed}")
     return number
 
 
@@ -143,9 +148,9 @@ def parse_query(params: Mapping[str, str | None], endpoint: Endpoint = MODELS,
                 name: str | None = None) -> Query:
     """Validate raw string parameters (unknown keys ignored; `n` is an alias of `limit`)."""
     raw = {k: v for k, v in params.items() if v is not None}
-    if "limit" not in raw and "n" in raw:
-        raw["limit"] = raw["n"]
     values: dict[str, Any] = {k: _PARSERS[k](raw[k]) for k in QUERY_KEYS if k in raw}
+    if "limit" not in raw and "n" in raw:
+        values["limit"] = parse_int("n", raw["n"], 0, MAX_LIMIT)
     if values.get("runtime") == "any":
         values["runtime"] = None
     values.setdefault("limit", endpoint.limit)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from llmfit.errors import LlmfitError
+from llmfit.errors import LlmfitError, NotFoundError
 from llmfit.openapi import openapi_document
 from llmfit.query import MODELS, SEARCH, TOP, Endpoint, Query, parse_query
 from llmfit.service import LlmfitService
@@ -89,6 +89,8 @@ def create_app(service: LlmfitService) -> Starlette:
     def listing(endpoint: Endpoint) -> Handler:
         async def handler(request: Request) -> Response:
             name = request.path_params.get("name")
+            if name is not None and not name.strip():
+                raise NotFoundError("no model name given: use /api/v1/models to list all")
             query = parse_query(_params(request), endpoint, name=name)
             return Response(bodies.listing(query), media_type="application/json")
         return handler

@@ -91,6 +91,15 @@ def test_runtime_that_cannot_run_here_is_too_tight_with_a_note(catalog):
     assert mlx.runtime is Runtime.MLX and mlx.level is FitLevel.TOO_TIGHT
 
 
+def test_pinned_format_the_model_does_not_publish_is_too_tight(catalog):
+    model = next(m for m in catalog if "AWQ" not in m.quants and m.category == "General")
+    r = result(catalog, rtx4090_box(), model.name, quant="AWQ")
+    assert r.level is FitLevel.TOO_TIGHT and r.runtime is Runtime.VLLM
+    assert r.notes == ("No AWQ weights are published for this model.",)
+    published = next(m for m in catalog if "AWQ" in m.quants and m.params_b < 10)
+    assert result(catalog, rtx4090_box(), published.name, quant="AWQ").quant == "AWQ"
+
+
 def test_pinned_quant_and_context(catalog):
     q4 = result(catalog, rtx4090_box(), "meta-llama/Llama-3.1-8B-Instruct", quant="Q4_K_M",
                 max_context=32768)

@@ -219,6 +219,11 @@ def test_name_that_matches_nothing_is_an_empty_envelope(gpu):
     assert (body["total_models"], body["returned_models"], body["models"]) == (0, 0, [])
 
 
+def test_empty_name_is_404_pointing_to_the_listing(gpu):
+    for path in ("/api/v1/models/", "/api/v1/models/%20"):
+        assert assert_error(gpu, path, 404) == "no model name given: use /api/v1/models to list all"
+
+
 def test_name_combines_with_filters(gpu):
     body = get_json(gpu, "/api/v1/models/qwen?use_case=coding&limit=100")
     assert body["models"] and all("qwen" in r["name"].lower() and r["category"] == "Coding"
@@ -520,7 +525,7 @@ ENUM_ERRORS = [
     ("include_too_tight=2", "invalid include_too_tight value: use true|false (also 1|0, yes|no)"),
 ]
 NUMBER_ERRORS = [  # (query, parameter named in the error)
-    ("limit=abc", "limit"), ("limit=1.5", "limit"), ("n=abc", "limit"), ("limit=", "limit"),
+    ("limit=abc", "limit"), ("limit=1.5", "limit"), ("n=abc", "n"), ("limit=", "limit"),
     ("limit=-1", "limit"), ("limit=100000000000000000000000", "limit"),
     ("max_context=abc", "max_context"), ("max_context=0", "max_context"),
     ("max_context=-4096", "max_context"), ("max_context=99999999999", "max_context"),
