@@ -125,6 +125,11 @@ def test_system_of_cpu_apple_and_dual_gpu_machines(client_for):
     assert dual["gpu_count"] == 2 and dual["gpus"][0]["count"] == 2 and len(dual["gpus"]) == 1
 
 
+def test_openapi_paths_are_exactly_the_app_routes(gpu):
+    routes = {re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path) for r in gpu.app.routes}
+    assert set(get_json(gpu, "/openapi.json")["paths"]) == routes
+
+
 def test_openapi_document_lists_every_path_and_parameter(gpu):
     doc = get_json(gpu, "/openapi.json")
     assert doc["openapi"].startswith("3.")
