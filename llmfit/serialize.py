@@ -9,6 +9,7 @@ from typing import Any
 
 from llmfit.catalog import parameter_count_label
 from llmfit.fit import FitResult, Runtime
+from llmfit.installed import is_pulled
 from llmfit.placement import Pools, RunMode
 from llmfit.query import Query
 from llmfit.values import SystemSpec
@@ -95,8 +96,8 @@ def estimate_basis(result: FitResult, pools: Pools) -> dict[str, Any]:
     }
 
 
-def row_json(result: FitResult, pools: Pools) -> dict[str, Any]:
-    """One model row."""
+def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """One model row; `pulled` holds the Ollama tags found on this machine."""
     m, s = result.model, result.scores
     return {
         "name": m.name, "provider": m.provider,
@@ -125,7 +126,7 @@ def row_json(result: FitResult, pools: Pools) -> dict[str, Any]:
         "license": m.license,
         "supports_tp": supported_tp(result),
         "gguf_sources": [{"repo": g.repo, "provider": g.provider} for g in m.gguf_sources],
-        "installed": False,
+        "installed": is_pulled(m.ollama_name, pulled),
         "ollama_name": m.ollama_name,
         "estimate_basis": estimate_basis(result, pools),
         "verify_command": verify_command(result, pools),
@@ -134,8 +135,9 @@ def row_json(result: FitResult, pools: Pools) -> dict[str, Any]:
 
 
 def envelope(node: dict[str, str], system: SystemSpec, pools: Pools, total: int,
-             rows: list[FitResult], query: Query) -> dict[str, Any]:
+             rows: list[FitResult], query: Query,
+             pulled: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The envelope of /models, /models/top, /models/{name} and `--json` listings."""
-    models = [row_json(r, pools) for r in rows]
+    models = [row_json(r, pools, pulled) for r in rows]
     return {"node": node, "system": system_json(system), "total_models": int(total),
             "returned_models": len(models), "filters": query.echo(), "models": models}

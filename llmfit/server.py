@@ -48,16 +48,19 @@ class _BodyCache:
 
     def __init__(self, service: LlmfitService) -> None:
         self._service = service
-        self._bodies: OrderedDict[tuple[SystemSpec, Query], bytes] = OrderedDict()
+        self._bodies: OrderedDict[tuple[SystemSpec, frozenset[str], Query], bytes] = OrderedDict()
+
+    def _state(self, query: Query) -> tuple[SystemSpec, frozenset[str]]:
+        return self._service.system_for(query), self._service.pulled
 
     def listing(self, query: Query) -> bytes:
-        key = (self._service.system_for(query), query)
+        key = self._state(query) + (query,)
         body = self._bodies.get(key)
         if body is not None:
             self._bodies.move_to_end(key)
             return body
         body = _encode(self._service.models_body(query))
-        if self._service.system_for(query) == key[0]:  # no snapshot refresh while building
+        if self._state(query) == key[:2]:  # no snapshot refresh while building
             self._bodies[key] = body
             while len(self._bodies) > self.SIZE:
                 self._bodies.popitem(last=False)

@@ -64,13 +64,16 @@ class LlmfitService:
                  catalog_path: str | None = None, max_context: int | None = None,
                  refresh_seconds: float | None = None,
                  probe: Callable[[], SystemSpec] | None = None,
-                 catalog: list[ModelSpec] | None = None) -> None:
+                 catalog: list[ModelSpec] | None = None,
+                 pulled_probe: Callable[[], frozenset[str]] | None = None) -> None:
         self._catalog = catalog if catalog is not None else load_catalog(catalog_path)
         self._overrides = overrides
         self._probe = probe or (lambda: detect_machine())  # looked up per call: tests replace it
         self._refresh_seconds = refresh_seconds
         self.max_context = max_context
+        self._pulled_probe = pulled_probe or _local_pulled
         self._snapshot: SystemSpec | None = None
+        self._pulled: frozenset[str] = frozenset()
         self._snapshot_at = 0.0
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], tuple[list[FitResult], Pools]] = OrderedDict()
@@ -90,8 +93,15 @@ class LlmfitService:
                      and time.monotonic() - self._snapshot_at > self._refresh_seconds)
             if self._snapshot is None or stale:
                 self._snapshot = self._overrides.apply(self._probe())
+                self._pulled = self._pulled_probe()
                 self._snapshot_at = time.monotonic()
             return self._snapshot
+
+    @property
+    def pulled(self) -> frozenset[str]:
+        """Ollama tags found at the last snapshot (rows of pulled models say `installed`)."""
+        self.snapshot()
+        return self._pulled
 
     def system_for(self, query: Query | None = None) -> SystemSpec:
         """The snapshot, or the what-if machine of `ram_gb`, `vram_gb`, `cpu_cores`."""
@@ -140,7 +150,13 @@ class LlmfitService:
 
         system, pools, total, rows = self.listing(query)
         shown = replace(query, max_context=query.max_context or self.max_context)
-        return envelope(self.node, system, pools, total, rows, shown)
+        return envelope(self.node, system, pools, total, rows, shown, self.pulled)
+
+
+def _local_pulled() -> frozenset[str]:
+    from llmfit.installed import local_ollama_tags
+
+    return local_ollama_tags()
 
 
 def _what_if(system: SystemSpec, query: Query) -> SystemSpec:

@@ -50,6 +50,13 @@ def service_for(catalog, monkeypatch):
     monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
 
     def make(system: SystemSpec, **kwargs):
+        kwargs.setdefault("pulled_probe", frozenset)  # no local Ollama models unless a test says
         return LlmfitService(catalog=catalog, probe=lambda: system, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_local_ollama(monkeypatch, tmp_path):
+    """Never read the developer's own Ollama models: `installed` stays false unless a test pulls."""
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-models"))
