@@ -57,7 +57,8 @@ def _attention_params(a: Architecture) -> int:
         rope, nope, v = a.qk_rope_head_dim or 0, a.qk_nope_head_dim or 0, a.v_head_dim or 0
         q_width = a.attention_heads * (nope + rope)
         q = h * a.q_lora_rank + a.q_lora_rank * q_width if a.q_lora_rank else h * q_width
-        kv = h * (a.kv_lora_rank + rope) + a.kv_lora_rank * a.attention_heads * (nope + v)
+        rank = a.kv_lora_rank or 0
+        kv = h * (rank + rope) + rank * a.attention_heads * (nope + v)
         return q + kv + a.attention_heads * v * h
     q_and_o = 2 * h * a.attention_heads * a.head_dim
     return q_and_o + 2 * h * a.kv_heads * a.head_dim
@@ -92,7 +93,7 @@ def decoder_param_count(a: Architecture, active_only: bool = False) -> int:
 def kv_elements_per_token(a: Architecture, context: int) -> int:
     """Elements of KV cache the whole context needs (K and V, every attention layer)."""
     if a.is_mla:
-        return a.attention_layers * (a.kv_lora_rank + (a.qk_rope_head_dim or 0)) * context
+        return a.attention_layers * ((a.kv_lora_rank or 0) + (a.qk_rope_head_dim or 0)) * context
     per_layer_token = 2 * a.kv_heads * a.head_dim
     local = a.sliding_window_layers if a.sliding_window else 0
     full = a.attention_layers - local

@@ -66,7 +66,7 @@ def _merge(ctx: typer.Context, **local: Any) -> dict[str, Any]:
 
 def _service(opts: dict[str, Any], refresh_seconds: float | None = None):  # -> LlmfitService
     from llmfit.query import parse_int
-    from llmfit.service import HardwareOverrides, LlmfitService, default_max_context
+    from llmfit.service import LlmfitService, default_max_context
 
     overrides = _overrides(opts)
     max_context = opts.get("max_context")

@@ -25,7 +25,7 @@ def ollama_model_roots(env: Mapping[str, str], home: Path) -> list[Path]:
 
 def read_ollama_tags(roots: list[Path]) -> frozenset[str]:
     """Every pulled `name:tag` under the given model folders (unreadable folders are skipped)."""
-    tags = set()
+    tags: set[str] = set()
     for root in roots:
         library = root / LIBRARY
         try:
