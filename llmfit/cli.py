@@ -23,26 +23,26 @@ app = typer.Typer(
 )
 
 # Hardware and catalog options: accepted before the command (global) or after it.
-Memory = Annotated[Optional[str], typer.Option("--memory", help="GPU memory (VRAM) to assume, e.g. 24G.", show_default=False)]
-Ram = Annotated[Optional[str], typer.Option("--ram", help="System RAM to assume, e.g. 64G.", show_default=False)]
-CpuCores = Annotated[Optional[str], typer.Option("--cpu-cores", help="CPU cores to assume.", show_default=False)]
-Gpu = Annotated[Optional[List[str]], typer.Option("--gpu", help='Simulate a GPU from the device table: "RTX 4090", "2x RTX 3090" (repeatable).', show_default=False)]
-Catalog = Annotated[Optional[str], typer.Option("--catalog", help="Extra catalog file whose rows add to or replace models.json (also $LLMFIT_CATALOG).", show_default=False)]
-MaxContext = Annotated[Optional[str], typer.Option("--max-context", help="Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH.", show_default=False)]
+Memory = Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="GPU memory (VRAM) to assume, e.g. 24G.", show_default=False)]
+Ram = Annotated[Optional[str], typer.Option("--ram", metavar="SIZE", help="System RAM to assume, e.g. 64G.", show_default=False)]
+CpuCores = Annotated[Optional[str], typer.Option("--cpu-cores", metavar="N", help="CPU cores to assume.", show_default=False)]
+Gpu = Annotated[Optional[List[str]], typer.Option("--gpu", metavar="NAME", help='Simulate a GPU from the device table: "RTX 4090", "2x RTX 3090" (repeatable).', show_default=False)]
+Catalog = Annotated[Optional[str], typer.Option("--catalog", metavar="PATH", help="Extra catalog file whose rows add to or replace models.json (also $LLMFIT_CATALOG).", show_default=False)]
+MaxContext = Annotated[Optional[str], typer.Option("--max-context", metavar="TOKENS", help="Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON exactly as the REST API answers.")]
 
 # Listing filters: the same names and values as the API's query parameters.
-Limit = Annotated[Optional[str], typer.Option("--limit", "-n", help="Rows to show.", show_default=False)]
+Limit = Annotated[Optional[str], typer.Option("--limit", "-n", metavar="N", help="Rows to show.", show_default=False)]
 Perfect = Annotated[bool, typer.Option("--perfect", help="Only models with a perfect fit.")]
-MinFit = Annotated[Optional[str], typer.Option("--min-fit", help="perfect|good|marginal|too_tight", show_default=False)]
-RuntimeOpt = Annotated[Optional[str], typer.Option("--runtime", help="any|llamacpp|mlx|vllm", show_default=False)]
-UseCase = Annotated[Optional[str], typer.Option("--use-case", help="general|coding|reasoning|chat|multimodal|embedding", show_default=False)]
-Provider = Annotated[Optional[str], typer.Option("--provider", help="Provider or repo owner contains this text.", show_default=False)]
-Search = Annotated[Optional[str], typer.Option("--search", help="Name, provider, size, use case or category contains this text.", show_default=False)]
-Sort = Annotated[Optional[str], typer.Option("--sort", help="score|tps|params|mem|ctx|date|use_case", show_default=False)]
+MinFit = Annotated[Optional[str], typer.Option("--min-fit", metavar="LEVEL", help="perfect|good|marginal|too_tight", show_default=False)]
+RuntimeOpt = Annotated[Optional[str], typer.Option("--runtime", metavar="RUNTIME", help="any|llamacpp|mlx|vllm", show_default=False)]
+UseCase = Annotated[Optional[str], typer.Option("--use-case", metavar="USE_CASE", help="general|coding|reasoning|chat|multimodal|embedding", show_default=False)]
+Provider = Annotated[Optional[str], typer.Option("--provider", metavar="TEXT", help="Provider or repo owner contains this text.", show_default=False)]
+Search = Annotated[Optional[str], typer.Option("--search", metavar="TEXT", help="Name, provider, size, use case or category contains this text.", show_default=False)]
+Sort = Annotated[Optional[str], typer.Option("--sort", metavar="COLUMN", help="score|tps|params|mem|ctx|date|use_case", show_default=False)]
 TooTight = Annotated[Optional[bool], typer.Option("--include-too-tight/--no-include-too-tight", help="Also list models that do not fit.", show_default=False)]
-Quant = Annotated[Optional[str], typer.Option("--quant", help="Pin a quantization (Q4_K_M, Q8_0, mlx-4bit, ...).", show_default=False)]
-ForceRuntime = Annotated[Optional[str], typer.Option("--force-runtime", help="llamacpp|mlx|vllm: analyse as if this runtime were used.", show_default=False)]
+Quant = Annotated[Optional[str], typer.Option("--quant", metavar="QUANT", help="Pin a quantization (Q4_K_M, Q8_0, mlx-4bit, ...).", show_default=False)]
+ForceRuntime = Annotated[Optional[str], typer.Option("--force-runtime", metavar="RUNTIME", help="llamacpp|mlx|vllm: analyse as if this runtime were used.", show_default=False)]
 
 
 @contextlib.contextmanager
@@ -93,14 +93,19 @@ def _print_json(body: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(body, indent=2) + "\n")
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main_options(ctx: typer.Context, memory: Memory = None, ram: Ram = None,
                  cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None,
                  max_context: MaxContext = None) -> None:
-    """Which open LLMs run on this machine, at which quantization, and how fast."""
+    """Which open LLMs run on this machine, at which quantization, and how fast.
+
+    Without a command, shows `llmfit top`.
+    """
     ctx.obj = {k: v for k, v in dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu,
                                      catalog=catalog, max_context=max_context).items()
                if v not in (None, [])}
+    if ctx.invoked_subcommand is None:  # plain `llmfit` answers the question: `llmfit top`
+        _listing(ctx, "top", False, None, {}, {})
 
 
 @app.command()
@@ -198,10 +203,10 @@ def search(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Text to
 
 @app.command()
 def serve(ctx: typer.Context,
-          host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on [default: 127.0.0.1].", show_default=False)] = None,
-          port: Annotated[Optional[int], typer.Option("--port", help="TCP port [default: 8787].", show_default=False, min=0, max=65535)] = None,
-          unix_socket: Annotated[Optional[str], typer.Option("--unix-socket", help="Listen on this unix socket (mode 0660) instead of TCP.", show_default=False)] = None,
-          refresh: Annotated[float, typer.Option("--refresh", help="Seconds between hardware snapshots (free RAM and VRAM).", min=0.1, max=3600)] = 5.0,
+          host: Annotated[Optional[str], typer.Option("--host", metavar="ADDRESS", help="Address to listen on [default: 127.0.0.1].", show_default=False)] = None,
+          port: Annotated[Optional[int], typer.Option("--port", metavar="PORT", help="TCP port [default: 8787].", show_default=False, min=0, max=65535)] = None,
+          unix_socket: Annotated[Optional[str], typer.Option("--unix-socket", metavar="PATH", help="Listen on this unix socket (mode 0660) instead of TCP.", show_default=False)] = None,
+          refresh: Annotated[float, typer.Option("--refresh", metavar="SECONDS", help="Seconds between hardware snapshots (free RAM and VRAM).", min=0.1, max=3600)] = 5.0,
           max_context: MaxContext = None, memory: Memory = None, ram: Ram = None,
           cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
     """Run the REST API node agent (GET /health, /api/v1/system, /api/v1/models[/top|/NAME])."""

@@ -136,3 +136,10 @@ def test_completion_lists_every_command_and_filter(run):
     for word in ("top", "models", "search", "system", "serve", "--min-fit", "--use-case",
                  "too_tight", "Q4_K_M", "--unix-socket"):
         assert word in script
+
+
+def test_plain_llmfit_shows_top(run):
+    plain, top = run(), run("top")
+    assert plain.exit_code == 0 and plain.stdout == top.stdout
+    with_gpu = run("--gpu", "RTX 4090")
+    assert "for NVIDIA GeForce RTX 4090 (CUDA)" in with_gpu.stdout.splitlines()[0]
