@@ -51,7 +51,7 @@ def quality_score(model: ModelSpec, quant_penalty: float) -> float:
     size_b = model.params_b
     if model.active_params_b:
         size_b = math.sqrt(model.params_b * model.active_params_b)
-    size = 30.0 + 10.0 * math.log2(max(size_b, 0.01) / 0.5)
+    size = 26.0 + 9.0 * math.log2(max(size_b, 0.01) / 0.5)
     released = dt.date.fromisoformat(model.release_date)
     years_old = max((RECENCY_REFERENCE - released).days / 365.25, 0.0)
     age = min(years_old * RECENCY_POINTS_PER_YEAR, 15.0)
