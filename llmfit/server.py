@@ -153,6 +153,8 @@ def bind_unix_socket(path: str) -> socket.socket:
 
     from llmfit.errors import UsageError
 
+    if not hasattr(socket, "AF_UNIX"):
+        raise UsageError("--unix-socket is not supported on this platform; use --host/--port")
     if os.path.lexists(path):
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
             raise UsageError(f"--unix-socket {path}: a file that is not a socket is in the way")
