@@ -12,10 +12,9 @@ from llmfit.hardware.probe import (
     GpuReading,
     ProbeError,
     bytes_to_gib,
-    drm_cards,
-    pci_id,
     read_int,
     read_text,
+    read_vendor_cards,
     run_command,
 )
 
@@ -37,20 +36,11 @@ def amd_name(reported: str | None, pci: str | None, vram_gib: float | None) -> s
 
 def read_amd_sysfs(sys_root: Path) -> tuple[list[GpuReading], list[str]]:
     """AMD cards from /sys/class/drm/card*/device (mem_info_vram_total/used, product_name)."""
-    readings: list[GpuReading] = []
-    notes: list[str] = []
-    for card in drm_cards(sys_root):
-        device = card / "device"
-        pci = pci_id(device)
-        if pci is None or not pci.startswith(AMD_VENDOR + ":"):
-            continue
-        reading, note = _amd_card(device, pci)
-        readings += [reading] if reading else []
-        notes += [note] if note else []
-    return readings, notes
+    return read_vendor_cards(sys_root, AMD_VENDOR, _amd_card)
 
 
-def _amd_card(device: Path, pci: str) -> tuple[GpuReading | None, str | None]:
+def _amd_card(card: Path, pci: str) -> tuple[GpuReading | None, str | None]:
+    device = card / "device"
     total, used = read_int(device / "mem_info_vram_total"), read_int(device / "mem_info_vram_used")
     product = read_text(device / "product_name") or None
     if total is None:

@@ -17,9 +17,8 @@ from llmfit.gpus import lookup_gpu_by_pci
 from llmfit.hardware.probe import (
     GpuReading,
     bytes_to_gib,
-    drm_cards,
-    pci_id,
     read_int,
+    read_vendor_cards,
 )
 
 INTEL_VENDOR = "8086"
@@ -29,16 +28,7 @@ _LMEM_FREE = ("lmem_avail_bytes", "prelim_lmem_avail_bytes")
 
 def read_intel_sysfs(sys_root: Path) -> tuple[list[GpuReading], list[str]]:
     """Intel discrete cards under sys_root/class/drm, with notes where VRAM had to be assumed."""
-    readings: list[GpuReading] = []
-    notes: list[str] = []
-    for card in drm_cards(sys_root):
-        pci = pci_id(card / "device")
-        if pci is None or not pci.startswith(INTEL_VENDOR + ":"):
-            continue
-        reading, note = _intel_card(card, pci)
-        readings += [reading] if reading else []
-        notes += [note] if note else []
-    return readings, notes
+    return read_vendor_cards(sys_root, INTEL_VENDOR, _intel_card)
 
 
 def _intel_card(card: Path, pci: str) -> tuple[GpuReading | None, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,24 @@ def pci_id(device_dir: Path) -> str | None:
     if vendor is None or device is None:
         return None
     return f"{vendor:04x}:{device:04x}"
+
+
+def read_vendor_cards(
+    sys_root: Path,
+    vendor: str,
+    read_card: Callable[[Path, str], tuple[GpuReading | None, str | None]],
+) -> tuple[list[GpuReading], list[str]]:
+    """Apply `read_card(card_dir, pci_id)` to every DRM card of one PCI vendor; gather notes."""
+    readings: list[GpuReading] = []
+    notes: list[str] = []
+    for card in drm_cards(sys_root):
+        pci = pci_id(card / "device")
+        if pci is None or not pci.startswith(vendor + ":"):
+            continue
+        reading, note = read_card(card, pci)
+        readings += [reading] if reading else []
+        notes += [note] if note else []
+    return readings, notes
 
 
 def group_readings(readings: list[GpuReading], backend: str) -> list[GpuDevice]:
