@@ -19,6 +19,7 @@ MAX_CONTEXT = 10_485_760  # Llama 4 Scout publishes 10M; nothing longer exists
 ROW_KEYS = ("name", "provider", "family", "params_b", "active_params_b", "context_length",
             "release_date", "license", "category", "use_case", "capabilities", "arch", "quants",
             "gguf_sources", "ollama_name", "extra_params_b")
+OPTIONAL_KEYS = ("provenance", "source_notes")  # where the facts came from; notes for every row
 CATALOG_ENV = "LLMFIT_CATALOG"
 
 
@@ -28,6 +29,18 @@ class GgufSource:
 
     repo: str
     provider: str
+
+
+@dataclass(frozen=True)
+class ExactWeights:
+    """Weight bytes read from a real file's tensor table (a GGUF), not estimated."""
+
+    quant: str  # the file's quantization, e.g. "Q4_K_M"
+    total_bytes: int  # every tensor's bytes
+    routed_expert_bytes: int  # MoE routed-expert tensors (what moe_offload keeps in RAM)
+    active_expert_bytes: float  # routed-expert bytes one decoded token reads
+    read_per_token_bytes: float  # all bytes one decoded token reads
+    path: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,9 @@ class ModelSpec:
     gguf_sources: tuple[GgufSource, ...]
     ollama_name: str | None
     extra_params_b: float
+    provenance: str | None = None
+    source_notes: tuple[str, ...] = ()
+    exact_weights: ExactWeights | None = None
 
     @property
     def is_moe(self) -> bool:
@@ -185,7 +201,15 @@ def parse_row(row: Any) -> ModelSpec:
         gguf_sources=_sources(name, row["gguf_sources"]),
         ollama_name=_optional_str(name, "ollama_name", row["ollama_name"]),
         extra_params_b=float(extra),
+        provenance=_optional_str(name, "provenance", row.get("provenance")),
+        source_notes=_notes(name, row.get("source_notes", [])),
     )
+
+
+def _notes(name: object, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(n, str) and n.strip() for n in raw):
+        raise _fail(name, "source_notes must be a list of strings")
+    return tuple(raw)
 
 
 def parse_catalog(data: Any, origin: str = "catalog") -> list[ModelSpec]:
@@ -229,8 +253,14 @@ def merge_overlay(base: list[ModelSpec], overlay: list[ModelSpec]) -> list[Model
 
 
 def load_catalog(overlay_path: str | None = None) -> list[ModelSpec]:
-    """The built-in catalog with the user's overlay (argument, else $LLMFIT_CATALOG) applied."""
+    """The built-in catalog, then the user catalog (`llmfit add`/`update`), then the overlay
+    (argument, else $LLMFIT_CATALOG); later rows replace earlier ones of the same name."""
+    from llmfit.paths import user_catalog_path
+
     models = read_catalog_file(builtin_catalog_path())
+    user = user_catalog_path()
+    if user.is_file():
+        models = merge_overlay(models, read_catalog_file(user))
     overlay = overlay_path or os.environ.get(CATALOG_ENV)
     if overlay:
         models = merge_overlay(models, read_catalog_file(Path(overlay).expanduser()))

@@ -88,6 +88,29 @@ def resolve_quant(name: str) -> Quant:
     return quant
 
 
+def model_weights(model: ModelSpec, quant: Quant) -> WeightBytes:
+    """The file's own bytes where the model is a local file at this quant; else the estimate."""
+    exact = model.exact_weights
+    if exact is not None and exact.quant.upper() == quant.name.upper():
+        return WeightBytes(total=float(exact.total_bytes),
+                           routed_experts=float(exact.routed_expert_bytes),
+                           active_experts=exact.active_expert_bytes,
+                           read_per_token=exact.read_per_token_bytes)
+    return weight_bytes(model.arch, model.params_b, quant)
+
+
+def file_quant(model: ModelSpec) -> Quant | None:
+    """The quantization of a model's local file (known types by name, others as the file says)."""
+    if model.exact_weights is None:
+        return None
+    known = quant_table().get(model.exact_weights.quant.upper())
+    if known is not None:
+        return known
+    bits = 8.0 * model.exact_weights.total_bytes / (model.params_b * 1e9)
+    penalty = 0 if bits >= 8 else 2 if bits >= 5 else 5 if bits >= 4 else 10 if bits >= 3 else 20
+    return Quant(model.exact_weights.quant, "llamacpp", bits, bits, bits, bits, penalty)
+
+
 def published_format(quant: Quant) -> str | None:
     """The catalog format a quantization needs published (None: llama.cpp converts any model)."""
     if quant.runtime == "mlx":
@@ -99,6 +122,8 @@ def choose_runtime(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> 
     """The forced runtime, the pinned quant's runtime, MLX on Apple when published, else llama.cpp."""
     if options.force_runtime is not None:
         return options.force_runtime
+    if model.exact_weights is not None and not options.quant:
+        return Runtime.LLAMACPP  # a GGUF file runs on llama.cpp (Ollama, LM Studio)
     if options.quant:
         pinned = resolve_quant(options.quant).runtime
         if pinned in ("mlx", "vllm"):
@@ -111,8 +136,12 @@ def choose_runtime(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> 
 def candidate_quants(model: ModelSpec, runtime: Runtime, options: AnalysisOptions) -> list[Quant]:
     """Quantizations to try, best quality first."""
     table = quant_table()
+    own = file_quant(model)
     if options.quant:
-        return [resolve_quant(options.quant)]
+        pinned = resolve_quant(options.quant)
+        return [own if own is not None and own.name.upper() == pinned.name.upper() else pinned]
+    if own is not None and runtime is Runtime.LLAMACPP:
+        return [own]
     if "MXFP4" in model.quants:
         return [table["MXFP4"]]
     if runtime is Runtime.MLX:
@@ -142,7 +171,7 @@ def fitting_candidates(model: ModelSpec, quants: list[Quant], modes: tuple[RunMo
             for quant in quants:
                 if (quant.name in LOW_QUANTS) != low_tier:
                     continue
-                weights = weight_bytes(model.arch, model.params_b, quant)
+                weights = model_weights(model, quant)
                 placed = place(mode, model.arch, weights, context, pools)
                 if placed is not None:
                     found.append((quant, placed))
@@ -157,7 +186,7 @@ def choose_candidate(model: ModelSpec, found: list[tuple[Quant, Placement]], con
 
     def score(item: tuple[int, tuple[Quant, Placement]]) -> tuple[float, int]:
         rank, (quant, placed) = item
-        weights = weight_bytes(model.arch, model.params_b, quant)
+        weights = model_weights(model, quant)
         speed = decode_speed(placed, model.arch, weights, min(context, ASSUMED_FILL), pools)
         total = score_model(model, placed.level, speed.tps, context, quant.quality_penalty).total
         return round(total, 6), -rank
@@ -199,7 +228,7 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
     if not found:
         return _too_tight(model, runtime, quants[-1], context, pools, modes)
     quant, placed = choose_candidate(model, found, context, pools)
-    weights = weight_bytes(model.arch, model.params_b, quant)
+    weights = model_weights(model, quant)
     assumed = min(context, ASSUMED_FILL)
     speed = decode_speed(placed, model.arch, weights, assumed, pools)
     usable = usable_context(model, weights, placed, pools)
@@ -212,7 +241,7 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
 
 def _too_tight(model: ModelSpec, runtime: Runtime, smallest: Quant, context: int,
                pools: Pools, modes: tuple[RunMode, ...], note: str | None = None) -> FitResult:
-    weights = weight_bytes(model.arch, model.params_b, smallest)
+    weights = model_weights(model, smallest)
     has_gpu = pools.gpu_gib > 0 and RunMode.GPU in modes
     backend = pools.gpu_backend if has_gpu else None
     need = memory_need_gib(model.arch, weights, context, backend, pools.gpu_devices or 1)

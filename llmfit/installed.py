@@ -48,3 +48,27 @@ def is_pulled(ollama_name: str | None, tags: frozenset[str]) -> bool:
 def local_ollama_tags() -> frozenset[str]:
     """Tags pulled on this machine."""
     return read_ollama_tags(ollama_model_roots(os.environ, Path.home()))
+
+
+MODEL_LAYER = "application/vnd.ollama.image.model"
+
+
+def ollama_blob_path(tag: str, roots: list[Path] | None = None) -> Path | None:
+    """The GGUF blob of a pulled Ollama tag (`qwen3:8b`, `library/qwen3:8b`), or None."""
+    import json
+
+    name, _, version = tag.removeprefix("ollama:").partition(":")
+    name = name.removeprefix("library/")
+    if not name or "/" in name or name in (".", ".."):
+        return None
+    for root in roots or ollama_model_roots(os.environ, Path.home()):
+        manifest = root / LIBRARY / name / (version or "latest")
+        try:
+            layers = json.loads(manifest.read_text(encoding="utf-8")).get("layers", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        for layer in layers if isinstance(layers, list) else []:
+            digest = layer.get("digest", "") if isinstance(layer, dict) else ""
+            if layer.get("mediaType") == MODEL_LAYER and digest.startswith("sha256:"):
+                return root / "blobs" / digest.replace(":", "-")
+    return None

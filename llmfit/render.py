@@ -104,3 +104,58 @@ def render_models(body: dict[str, Any], title: str, name: str | None = None) -> 
     ctx = body["models"][0]["effective_context_length"]
     console.print(Text(f"Memory at {ctx:,}-token context where the model allows it; "
                        "--json for every field.", style="dim"))
+
+
+ORIGINS = {"catalog": "curated catalog", "hub": "Hugging Face Hub (config.json)",
+           "gguf": "GGUF file header", "ollama": "Ollama blob (GGUF header)"}
+
+
+def render_info(body: dict[str, Any], model: Any, origin: str, chosen: dict[str, Any]) -> None:
+    """The `llmfit info` view: the model's facts, then one line per quantization."""
+    from llmfit.catalog import parameter_count_label
+
+    console = _console()
+    a = model.arch
+    facts = Table(box=box.SIMPLE, show_header=False, pad_edge=False,
+                  title=model.name, title_justify="left")
+    facts.add_column("key", style="bold", no_wrap=True)
+    facts.add_column("value")
+    facts.add_row("Source", ORIGINS.get(origin, origin))
+    facts.add_row("Provider", f"{model.provider} ({model.family})")
+    facts.add_row("Parameters", parameter_count_label(model))
+    shape = f"{a.kind}, {a.layers} layers, hidden {a.hidden_size}, {a.attention_heads} heads / {a.kv_heads} KV"
+    if a.is_mla:
+        shape += f", MLA rank {a.kv_lora_rank}"
+    if a.is_moe:
+        shape += f", {a.experts} experts ({a.experts_per_token} active)"
+    if a.kind == "hybrid":
+        shape += f", {a.attention_layers} attention layers"
+    facts.add_row("Architecture", shape)
+    facts.add_row("Context", f"{model.context_length:,} tokens")
+    facts.add_row("Released", f"{model.release_date}, licence {model.license or 'unknown'}")
+    if model.exact_weights is not None:
+        facts.add_row("Weights", f"{model.exact_weights.total_bytes:,} bytes "
+                                 f"({model.exact_weights.total_bytes / 2**30:.2f} GiB) at {model.exact_weights.quant}")
+    console.print(facts)
+    rows = body["models"]
+    ctx = rows[0]["effective_context_length"] if rows else 0
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                  title=f"On this machine at {ctx:,} tokens of context (GiB)", title_justify="left")
+    for header in ("Quant", "Weights", "KV", "Other", "Total", "Run", "Fit", "tok/s"):
+        table.add_column(header, justify="left" if header in ("Quant", "Run", "Fit") else "right",
+                         no_wrap=True)
+    for r in rows:
+        m = r["memory_breakdown"]
+        quant = (r["best_quant"] or "-") + (" (file)" if r["weights_exact"] else "")
+        table.add_row(quant, _gb(m["weights_gb"]), _gb(m["kv_cache_gb"]), _gb(m["overhead_gb"]),
+                      _gb(r["total_memory_gb"]), r["run_mode_label"],
+                      Text(r["fit_label"], style=FIT_STYLES[r["fit_level"]]), _tps(r["estimated_tps"]))
+    console.print(table)
+    own = [r for r in rows if r["weights_exact"]]
+    best = own[0] if own else chosen
+    label = "This file" if own else "Best choice here"
+    tps = f", {_tps(best['estimated_tps'])} tok/s" if best["estimated_tps"] is not None else ""
+    console.print(Text(f"{label}: {best['best_quant']} ({best['fit_label']}, "
+                       f"{best['run_mode_label']}{tps})", style="bold"))
+    for note in best["notes"]:
+        console.print(Text(f"- {note}"))

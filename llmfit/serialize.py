@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import platform
 import socket
 from typing import Any
@@ -66,12 +67,16 @@ def verify_command(result: FitResult, pools: Pools) -> str | None:
     """A llama-bench command that measures what the row estimates (llama.cpp rows only)."""
     if result.runtime is not Runtime.LLAMACPP or result.quant is None or result.tps is None:
         return None
-    base = result.model.name.split("/", 1)[1]
+    exact = result.model.exact_weights
+    if exact is not None and exact.quant.upper() == result.quant.upper():
+        base, quant = exact.path, ""
+    else:
+        base, quant = result.model.name.split("/", 1)[-1] + "-", result.quant + ".gguf"
     layers = {RunMode.CPU_ONLY: "0"}.get(result.mode, "99")
     extra = " -ot exps=CPU" if result.mode is RunMode.MOE_OFFLOAD else ""
     if result.mode is RunMode.CPU_OFFLOAD:
         layers = str(max(int(result.model.arch.layers * _gpu_share(result, pools)), 0))
-    return f"llama-bench -m {base}-{result.quant}.gguf -ngl {layers}{extra} -p 0 -n 128"
+    return f"llama-bench -m {shlex.quote(base + quant)} -ngl {layers}{extra} -p 0 -n 128"
 
 
 def _gpu_share(result: FitResult, pools: Pools) -> float:
@@ -94,6 +99,30 @@ def estimate_basis(result: FitResult, pools: Pools) -> dict[str, Any]:
         "assumed_context": int(result.assumed_context),
         "local_calibration": False,
     }
+
+
+def memory_breakdown(result: FitResult) -> dict[str, Any]:
+    """Weights, KV cache and runtime overhead of `memory_required_gb`'s total, in GiB."""
+    from llmfit.estimate import GIB, kv_cache_bytes
+
+    kv = kv_cache_bytes(result.model.arch, result.effective_context) / GIB
+    overhead = max(result.total_gib - result.disk_gib - kv, 0.0)
+    return {"weights_gb": gib(result.disk_gib), "kv_cache_gb": gib(kv),
+            "overhead_gb": gib(overhead)}
+
+
+def weights_exact(result: FitResult) -> bool:
+    """Whether the weight bytes are a real file's own (a GGUF's tensor table)."""
+    exact = result.model.exact_weights
+    return exact is not None and result.quant is not None and exact.quant.upper() == result.quant.upper()
+
+
+def _file_note(result: FitResult) -> list[str]:
+    if not weights_exact(result):
+        return []
+    exact = result.model.exact_weights
+    assert exact is not None
+    return [f"Weights are the file's own: {exact.total_bytes:,} bytes at {exact.quant}."]
 
 
 def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -121,7 +150,10 @@ def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset
         "moe_offloaded_gb": gib(result.offloaded_gib),
         "total_memory_gb": gib(result.total_gib),
         "disk_size_gb": gib(result.disk_gib),
-        "notes": list(result.notes),
+        "weight_bytes": round(result.disk_gib * 2**30),
+        "weights_exact": weights_exact(result),
+        "memory_breakdown": memory_breakdown(result),
+        "notes": list(m.source_notes) + _file_note(result) + list(result.notes),
         "capabilities": list(m.capabilities), "capability_ids": list(m.capabilities),
         "license": m.license,
         "supports_tp": supported_tp(result),

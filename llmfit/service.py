@@ -152,6 +152,36 @@ class LlmfitService:
         shown = replace(query, max_context=query.max_context or self.max_context)
         return envelope(self.node, system, pools, total, rows, shown, self.pulled)
 
+    def model_body(self, model: ModelSpec, query: Query, all_quants: bool = False) -> dict[str, Any]:
+        """`llmfit info --json`: the envelope of /api/v1/models/{name} for one model (any source),
+        with one row per quantization when `all_quants`."""
+        from llmfit.serialize import envelope
+
+        system = self.system_for(query)
+        pools = machine_pools(system)
+        options = self.options_for(query)
+        if all_quants and options.quant is None:
+            rows = [analyse(model, pools, replace(options, quant=q)) for q in info_quants(model, pools)]
+        else:
+            rows = [analyse(model, pools, options)]
+        shown = replace(query, max_context=query.max_context or self.max_context, name=model.name)
+        return envelope(self.node, system, pools, len(rows), rows, shown, self.pulled)
+
+
+def info_quants(model: ModelSpec, pools: Pools) -> list[str]:
+    """Every quantization `llmfit info --all-quants` shows for a model on this machine."""
+    names = ["BF16" if model.category != "Embedding" else "F16", "Q8_0", "Q6_K", "Q5_K_M",
+             "Q4_K_M", "Q3_K_M", "Q2_K"]
+    if model.exact_weights is not None and model.exact_weights.quant.upper() not in names:
+        names.insert(0, model.exact_weights.quant)
+    if "MXFP4" in model.quants:
+        names.insert(0, "MXFP4")
+    if pools.gpu_backend == "Metal" and "MLX" in model.quants:
+        names += ["mlx-8bit", "mlx-6bit", "mlx-4bit"]
+    if pools.gpu_backend in ("CUDA", "ROCm"):
+        names += [q for q in ("FP8", "AWQ", "GPTQ") if q in model.quants]
+    return names
+
 
 def _local_pulled() -> frozenset[str]:
     from llmfit.installed import local_ollama_tags
