@@ -30,7 +30,7 @@ _llmfit() {
     local words
     case "$cmd" in
         "") words="add completion info models remove search serve system top update --memory --ram --cpu-cores --gpu --catalog --max-context --help -h" ;;
-        add) words="--refresh --catalog --help -h" ;;
+        add) words="--refresh --help -h" ;;
         completion) words="--help -h" ;;
         info) words="--json --all-quants --quant --max-context --force-runtime --refresh --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         models) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;

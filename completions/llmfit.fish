@@ -18,7 +18,6 @@ complete -c llmfit -n '__fish_use_subcommand' -l catalog -r -F -d 'Extra catalog
 complete -c llmfit -n '__fish_use_subcommand' -l max-context -x -d 'Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH'
 complete -c llmfit -n '__fish_use_subcommand' -l help -s h -d 'Show help and exit'
 complete -c llmfit -n '__fish_seen_subcommand_from add' -l refresh -d 'Ask the Hub again instead of using the cached answer'
-complete -c llmfit -n '__fish_seen_subcommand_from add' -l catalog -r -F -d 'Extra catalog file whose rows add to or replace models.json (also $LLMFIT_CATALOG)'
 complete -c llmfit -n '__fish_seen_subcommand_from add' -l help -s h -d 'Show help and exit'
 complete -c llmfit -n '__fish_seen_subcommand_from completion' -l help -s h -d 'Show help and exit'
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l json -d 'Print JSON exactly as the REST API answers'

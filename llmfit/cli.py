@@ -269,14 +269,16 @@ def info(ctx: typer.Context,
 @app.command()
 def add(ctx: typer.Context,
         source: Annotated[str, typer.Argument(metavar="SOURCE", help="A Hub repo id (org/name) to store in your own catalog.")],
-        refresh: Refresh = False, catalog: Catalog = None) -> None:
+        refresh: Refresh = False) -> None:
     """Store a Hub model in your own catalog, so every command and `serve` list it."""
-    opts = _merge(ctx, catalog=catalog)
     with _friendly_errors():
+        from llmfit.catalog import builtin_catalog_path, read_catalog_file
         from llmfit.paths import user_catalog_path
+        from llmfit.resolve import resolve_source
         from llmfit.user_catalog import add_rows
 
-        resolved = _resolve(opts, source, refresh)
+        # Rows already in the user catalog are fetched again (that is how one is refreshed).
+        resolved = resolve_source(source, read_catalog_file(builtin_catalog_path()), refresh)
         if resolved.origin != "hub" or resolved.row is None:
             where = "already in the catalog" if resolved.origin == "catalog" else "a local file"
             raise _usage(f"{resolved.model.name} is {where}: `llmfit add` stores Hub repos "

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Never read or write the developer's own user catalog, Hub cache or HF cache.
+_HOME = tempfile.mkdtemp(prefix="llmfit-test-home-")
+os.environ["LLMFIT_HOME"] = _HOME
+os.environ["HF_HOME"] = os.path.join(_HOME, "hf")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.pop("HF_ENDPOINT", None)
+os.environ.pop("HF_TOKEN", None)
 
 from llmfit.catalog import load_catalog
 from llmfit.values import GpuDevice, SystemSpec
@@ -58,5 +68,8 @@ def service_for(catalog, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_local_ollama(monkeypatch, tmp_path):
-    """Never read the developer's own Ollama models: `installed` stays false unless a test pulls."""
+    """Never read the developer's own Ollama models: `installed` stays false unless a test pulls.
+    Each test also gets an empty user data dir ($LLMFIT_HOME) and HF cache."""
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-models"))
+    monkeypatch.setenv("LLMFIT_HOME", str(tmp_path / "llmfit-home"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
