@@ -51,6 +51,10 @@ def read_gguf(path: str | Path) -> ModelSpec:
     return spec_from_gguf(meta, tensors, file)
 
 
+class TruncatedGguf(Exception):
+    """The tensor table points past the end of the file."""
+
+
 BIG_ARRAY = 4096  # metadata arrays longer than this (token lists) are skipped, not parsed
 
 
@@ -66,6 +70,14 @@ def _reader_class() -> type:
     from gguf import GGUFReader, GGUFValueType
 
     class HeaderReader(GGUFReader):  # type: ignore[misc]
+        def _build_tensors(self, start_offs: int, fields: list[Any]) -> None:
+            try:
+                super()._build_tensors(start_offs, fields)
+            except ValueError as exc:
+                if "reshape" in str(exc):  # a tensor's data runs past the end of the file
+                    raise TruncatedGguf() from None
+                raise
+
         def _get_field_parts(self, orig_offs: int, raw_type: int) -> Any:
             if GGUFValueType(raw_type) != GGUFValueType.ARRAY:
                 return super()._get_field_parts(orig_offs, raw_type)
@@ -94,6 +106,9 @@ def _open(file: Path) -> Any:
         return _reader_class()(file)
     except PermissionError:
         raise UsageError(f"{file}: permission denied") from None
+    except TruncatedGguf:
+        raise UsageError(f"{file} is truncated: its tensor table needs more bytes than the "
+                         f"file's {file.stat().st_size:,}") from None
     except (ValueError, IndexError, KeyError, OSError, TypeError, struct_error()) as exc:
         raise UsageError(f"{file} is not a readable GGUF file (truncated or another format): "
                          f"{exc}") from None

@@ -46,10 +46,10 @@ def nbytes(shape: tuple[int, ...], kind: T) -> int:
 def tensors_for(s: Shape) -> list[tuple[str, tuple[int, ...], T]]:
     """(name, numpy-order shape, type) of every tensor llama.cpp would find in such a model."""
     head_dim = s.hidden // s.heads
-    out = [("token_embd.weight", (s.vocab, s.hidden), T.Q4_K if s.body_type != T.F16 else T.F16),
+    out = [("token_embd.weight", (s.vocab, s.hidden), s.body_type),
            ("output_norm.weight", (s.hidden,), T.F32)]
     if not s.tied:
-        out.append(("output.weight", (s.vocab, s.hidden), T.Q6_K if s.body_type != T.F16 else T.F16))
+        out.append(("output.weight", (s.vocab, s.hidden), s.down_type))
     for i in range(s.layers):
         b = f"blk.{i}."
         out += [(b + "attn_norm.weight", (s.hidden,), T.F32),

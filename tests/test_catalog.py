@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -19,7 +20,14 @@ MODELS = parse_catalog(ROWS)
 FAMILIES = ["Llama 2", "Llama 3", "Llama 3.1", "Llama 3.2", "Llama 3.3", "Llama 4", "Qwen2.5",
             "Qwen3", "Qwen2.5-Coder", "Qwen2.5-VL", "Mistral", "Mixtral", "Gemma 2", "Gemma 3",
             "Phi-3", "Phi-3.5", "Phi-4", "DeepSeek", "gpt-oss", "Granite", "OLMo", "SmolLM",
-            "StarCoder2", "Yi", "Command R", "GLM", "InternLM", "Falcon"]
+            "StarCoder2", "Yi", "Command R", "GLM", "InternLM", "Falcon",
+            # issue #6: every major open family released up to November 2026
+            "Gemma 3n", "Gemma 4", "Qwen3-Next", "Qwen3-Coder", "Qwen3-VL", "Qwen3.5", "Qwen3.6",
+            "DeepSeek-V3.1", "DeepSeek-V3.2", "GLM-4.5", "GLM-4.6", "GLM-4.7", "GLM-5", "Kimi K2",
+            "Mistral Small 3.2", "Magistral", "Devstral", "Ministral 3", "Phi-4", "Granite 4",
+            "Olmo 3", "Nemotron", "SmolLM3", "gpt-oss", "MiniMax", "ERNIE", "Hunyuan", "EXAONE",
+            "Falcon-H1", "LFM2", "Hermes 4", "Command A", "Apertus", "EmbeddingGemma"]
+TAG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
 
 
 def by_name(name: str):
@@ -27,7 +35,7 @@ def by_name(name: str):
 
 
 def test_catalog_is_large_and_covers_the_families_people_run():
-    assert len(MODELS) >= 150
+    assert len(MODELS) >= 350
     families = " | ".join(m.family for m in MODELS)
     missing = [f for f in FAMILIES if f not in families]
     assert not missing
@@ -62,8 +70,8 @@ def test_row_facts_are_sensible(model):
         assert model.active_params_b < model.params_b
     if a.sliding_window:
         assert 0 < a.sliding_window_layers < a.attention_layers
-    if a.kind == "hybrid":
-        assert 0 < a.attention_layers < a.layers
+    if a.kind == "hybrid":  # Falcon-H1 runs attention beside Mamba in every layer: <=
+        assert 0 < a.attention_layers <= a.layers
     # Native windows as published, never RoPE-multiplied (Llama 4 Scout's 10M is the longest).
     assert model.context_length <= 10_485_760
     assert model.category == "Embedding" or model.context_length >= 2048
@@ -72,6 +80,24 @@ def test_row_facts_are_sensible(model):
 def test_known_context_windows_are_native_not_rope_multiplied():
     assert by_name("meta-llama/Llama-3.1-8B-Instruct").context_length == 131072
     assert by_name("Qwen/Qwen2.5-7B-Instruct").context_length == 32768
+    assert by_name("Qwen/QwQ-32B").context_length == 131072  # card: "Full 131,072 tokens"
+    assert by_name("CohereForAI/aya-expanse-32b").context_length == 8192  # its config.json
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r["name"])
+def test_ollama_names_have_the_shape_of_a_tag_and_dates_are_real_days(row):
+    tag = row["ollama_name"]
+    assert tag is None or TAG.match(tag), tag
+    day = dt.date.fromisoformat(row["release_date"])  # a real calendar day, YYYY-MM-DD
+    assert day.isoformat() == row["release_date"]
+    assert dt.date(2018, 1, 1) <= day <= dt.date.today()
+
+
+def test_rows_added_since_the_first_catalog_say_where_their_facts_came_from():
+    # Rows researched for issue #6 carry provenance; where a value is not from config.json or
+    # the card, the provenance says so.
+    recent = [r for r in ROWS if r["release_date"] >= "2025-11-01"]
+    assert recent and all(len(r.get("provenance", "")) >= 10 for r in recent)
 
 
 def test_known_release_dates_are_announcements_not_last_modified():
