@@ -64,7 +64,7 @@ def _merge(ctx: typer.Context, **local: Any) -> dict[str, Any]:
     return merged
 
 
-def _service(opts: dict[str, Any], refresh_seconds: float | None = None):  # -> LlmfitService
+def _service(opts: dict[str, Any], refresh_seconds: float | None = None, catalog: Any = None):  # -> LlmfitService
     from llmfit.query import parse_int
     from llmfit.service import LlmfitService, default_max_context
 
@@ -73,7 +73,7 @@ def _service(opts: dict[str, Any], refresh_seconds: float | None = None):  # -> 
     explicit = parse_int("max_context", max_context, 1, 10_000_000) if max_context else None
     return LlmfitService(overrides=overrides, catalog_path=opts.get("catalog"),
                          max_context=default_max_context(explicit),
-                         refresh_seconds=refresh_seconds)
+                         refresh_seconds=refresh_seconds, catalog=catalog)
 
 
 def _overrides(opts: dict[str, Any]):
@@ -234,7 +234,7 @@ def _resolve(opts: dict[str, Any], source: str, refresh: bool):  # -> Resolved
     from llmfit.catalog import load_catalog
     from llmfit.resolve import resolve_source
 
-    return resolve_source(source, load_catalog(opts.get("catalog")), refresh=refresh)
+    return resolve_source(source, lambda: load_catalog(opts.get("catalog")), refresh=refresh)
 
 
 @app.command()
@@ -254,7 +254,7 @@ def info(ctx: typer.Context,
         raw = {k: v for k, v in {"quant": quant, "force_runtime": force_runtime,
                                  "max_context": opts.get("max_context")}.items() if v}
         query = q.parse_query(raw, q.SEARCH)
-        service = _service(opts)
+        service = _service(opts, catalog=[])  # one model is analysed: the catalog is not needed
         body = service.model_body(resolved.model, query, all_quants=all_quants or not json_out)
     if json_out:
         _print_json(body)
@@ -278,7 +278,7 @@ def add(ctx: typer.Context,
         from llmfit.user_catalog import add_rows
 
         # Rows already in the user catalog are fetched again (that is how one is refreshed).
-        resolved = resolve_source(source, read_catalog_file(builtin_catalog_path()), refresh)
+        resolved = resolve_source(source, lambda: read_catalog_file(builtin_catalog_path()), refresh)
         if resolved.origin != "hub" or resolved.row is None:
             where = "already in the catalog" if resolved.origin == "catalog" else "a local file"
             raise _usage(f"{resolved.model.name} is {where}: `llmfit add` stores Hub repos "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Union
 
 from llmfit.catalog import ModelSpec, parse_row
 from llmfit.errors import NotFoundError, UsageError
@@ -39,8 +40,12 @@ def find_in_catalog(name: str, catalog: list[ModelSpec]) -> ModelSpec | None:
     return None
 
 
-def resolve_source(source: str, catalog: list[ModelSpec], refresh: bool = False) -> Resolved:
-    """SOURCE of `llmfit info`/`add`: path, `ollama:TAG`, `hf:org/name`, catalog name, repo id."""
+Catalog = Union[list[ModelSpec], Callable[[], list[ModelSpec]]]
+
+
+def resolve_source(source: str, catalog: Catalog, refresh: bool = False) -> Resolved:
+    """SOURCE of `llmfit info`/`add`: path, `ollama:TAG`, `hf:org/name`, catalog name, repo id.
+    `catalog` may be a loader, called only when the source is not a file."""
     text = source.strip()
     if not text:
         raise UsageError("name a model: a catalog name, a Hub repo id (org/name) or a .gguf path")
@@ -53,7 +58,7 @@ def resolve_source(source: str, catalog: list[ModelSpec], refresh: bool = False)
         return _ollama(text)
     if text.startswith("hf:"):
         return _hub(text[3:], refresh)
-    found = find_in_catalog(text, catalog)
+    found = find_in_catalog(text, catalog() if callable(catalog) else catalog)
     if found is not None:
         return Resolved(found, "catalog")
     if text.count("/") == 1:
