@@ -27,8 +27,9 @@ def launcher() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "llmfit"]
 
 
-def time_command(args: list[str], runs: int) -> list[float]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="80")
+def time_command(args: list[str], runs: int, env: dict[str, str] | None = None) -> list[float]:
+    """Wall times of `runs` fresh `llmfit ARGS` processes."""
+    env = env or dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="80")
     times = []
     for _ in range(runs):
         start = time.perf_counter()

@@ -7,6 +7,7 @@ without reading its weights. Weight bytes are the tensor table's own, to the byt
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,6 @@ def _reader_class() -> type:
     The stock reader builds numpy views for each of a vocabulary's 150,000 strings (seconds);
     llmfit needs none of them, so long arrays become one opaque byte span (milliseconds).
     """
-    import struct
-
     import numpy as np
     from gguf import GGUFReader, GGUFValueType
 
@@ -81,13 +80,13 @@ def _reader_class() -> type:
         def _get_field_parts(self, orig_offs: int, raw_type: int) -> Any:
             if GGUFValueType(raw_type) != GGUFValueType.ARRAY:
                 return super()._get_field_parts(orig_offs, raw_type)
-            item_type, length = struct.unpack_from("<IQ", self.data, orig_offs)
+            item_type, length = struct.unpack_from("<IQ", self.data.data, orig_offs)
             if length <= BIG_ARRAY:
                 return super()._get_field_parts(orig_offs, raw_type)
             offs = orig_offs + 12
             sub = GGUFValueType(item_type)
             if sub == GGUFValueType.STRING:
-                buf, unpack = memoryview(self.data), struct.Struct("<Q").unpack_from
+                buf, unpack = self.data.data, struct.Struct("<Q").unpack_from
                 for _ in range(length):
                     offs += 8 + unpack(buf, offs)[0]
             else:
@@ -109,15 +108,9 @@ def _open(file: Path) -> Any:
     except TruncatedGguf:
         raise UsageError(f"{file} is truncated: its tensor table needs more bytes than the "
                          f"file's {file.stat().st_size:,}") from None
-    except (ValueError, IndexError, KeyError, OSError, TypeError, struct_error()) as exc:
+    except (ValueError, IndexError, KeyError, OSError, TypeError, struct.error) as exc:
         raise UsageError(f"{file} is not a readable GGUF file (truncated or another format): "
                          f"{exc}") from None
-
-
-def struct_error() -> type:
-    import struct
-
-    return struct.error
 
 
 def _contents(field: Any) -> Any:

@@ -6,11 +6,12 @@ about the same repo again needs no network. Only the CLI uses this: the API neve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from llmfit.errors import LlmfitError, NotFoundError, UsageError
 from llmfit.paths import cache_dir
@@ -125,38 +126,33 @@ def _download_config(repo: str) -> dict[str, Any]:
     return config
 
 
-class _hub_errors:
+@contextlib.contextmanager
+def _hub_errors(repo: str) -> Iterator[None]:
     """Turn huggingface_hub's exceptions into one clear llmfit error."""
+    from huggingface_hub import errors
 
-    def __init__(self, repo: str) -> None:
-        self.repo = repo
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        if exc is None or isinstance(exc, LlmfitError):
-            return False
-        from huggingface_hub import errors
-
-        repo = self.repo
-        if isinstance(exc, errors.GatedRepoError):
-            raise UsageError(f"{repo} is a gated repo: accept its licence on the Hub and set "
-                             "HF_TOKEN to a token with access") from None
-        if isinstance(exc, errors.RepositoryNotFoundError):
-            raise NotFoundError(f"{repo}: no such model on the Hub (or it is private: set "
-                                "HF_TOKEN)") from None
-        if isinstance(exc, errors.EntryNotFoundError):
-            raise HubError(f"{repo} has no config.json: it is not a transformers model "
-                           "(for a GGUF-only repo, download the file and pass its path)") from None
-        if isinstance(exc, (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)):
+    try:
+        yield
+    except LlmfitError:
+        raise
+    except errors.GatedRepoError:
+        raise UsageError(f"{repo} is a gated repo: accept its licence on the Hub and set "
+                         "HF_TOKEN to a token with access") from None
+    except errors.RepositoryNotFoundError:
+        raise NotFoundError(f"{repo}: no such model on the Hub (or it is private: set "
+                            "HF_TOKEN)") from None
+    except errors.EntryNotFoundError as exc:
+        if isinstance(exc, errors.LocalEntryNotFoundError):
             raise HubError(f"{repo}: the Hub cannot be reached and nothing is cached "
                            f"({_short(exc)})") from None
-        if isinstance(exc, (errors.HfHubHTTPError, OSError, ValueError)):
-            raise HubError(f"{repo}: the Hub answered with an error ({_short(exc)})") from None
+        raise HubError(f"{repo} has no config.json: it is not a transformers model "
+                       "(for a GGUF-only repo, download the file and pass its path)") from None
+    except (errors.HfHubHTTPError, OSError, ValueError) as exc:
+        raise HubError(f"{repo}: the Hub answered with an error ({_short(exc)})") from None
+    except Exception as exc:
         if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11"):
             raise HubError(f"{repo}: the Hub cannot be reached ({_short(exc)})") from None
-        return False
+        raise
 
 
 def _short(exc: BaseException) -> str:

@@ -73,3 +73,27 @@ def no_local_ollama(monkeypatch, tmp_path):
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-models"))
     monkeypatch.setenv("LLMFIT_HOME", str(tmp_path / "llmfit-home"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """A CLI invoker on a fixed 4-core 32 GiB CPU machine (no real probing), `columns` wide."""
+    from typer.testing import CliRunner
+
+    from llmfit.cli import app
+
+    def build(columns: int = 80):
+        monkeypatch.setattr("llmfit.service.detect_machine",
+                            lambda: cpu_box(cores=4, ram=32, available=28))
+        monkeypatch.setenv("NODE_NAME", "node-a")
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
+        monkeypatch.delenv("LLMFIT_CATALOG", raising=False)
+        runner = CliRunner()
+
+        def invoke(*args: str):
+            return runner.invoke(app, list(args), catch_exceptions=False)
+
+        return invoke
+
+    return build

@@ -6,27 +6,13 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import cpu_box
 from llmfit import completions
-from llmfit.cli import app
 
 
 @pytest.fixture
-def run(monkeypatch):
-    """Invoke the CLI on a fixed machine (no real probing), 80 columns wide."""
-    monkeypatch.setattr("llmfit.service.detect_machine", lambda: cpu_box(cores=4, ram=32, available=28))
-    monkeypatch.setenv("NODE_NAME", "node-a")
-    monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
-    monkeypatch.delenv("LLMFIT_CATALOG", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
+def run(cli):
+    return cli(80)
 
 
 def test_top_table_fits_80_columns(run):

@@ -7,27 +7,16 @@ import json
 
 import pytest
 from gguf import GGMLQuantizationType as T, LlamaFileType as F
-from typer.testing import CliRunner
 
-from conftest import cpu_box
 from gguf_builder import Shape, write_gguf
-from llmfit.cli import app
 from llmfit.errors import UsageError
 from llmfit.estimate import GIB
 from llmfit.gguf_file import read_gguf
 
 
 @pytest.fixture
-def run(monkeypatch):
-    monkeypatch.setattr("llmfit.service.detect_machine", lambda: cpu_box(cores=4, ram=32, available=28))
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
+def run(cli):
+    return cli(100)
 
 
 def test_tiny_llama_q4_k_m_bytes_are_the_tensor_tables(tmp_path, run):

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from conftest import cpu_box
 from hub_server import FakeHub
-from llmfit.cli import app
 from llmfit.estimate import GIB
 
 
@@ -22,18 +20,8 @@ def hub(monkeypatch):
 
 
 @pytest.fixture
-def run(monkeypatch):
-    monkeypatch.setattr("llmfit.service.detect_machine", lambda: cpu_box(cores=4, ram=32, available=28))
-    monkeypatch.setenv("NODE_NAME", "node-a")
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)
-    monkeypatch.delenv("LLMFIT_CATALOG", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    return invoke
+def run(cli):
+    return cli(100)
 
 
 def info_json(run, *args):
