@@ -37,7 +37,7 @@ _llmfit() {
         remove) words="--help -h" ;;
         search) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         serve) words="--host --port --unix-socket --refresh --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
-        system) words="--json --memory --ram --cpu-cores --gpu --help -h" ;;
+        system) words="--json --measure --memory --ram --cpu-cores --gpu --help -h" ;;
         top) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         update) words="--publisher --limit -n --refresh --help -h" ;;
     esac

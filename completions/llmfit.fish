@@ -82,6 +82,7 @@ complete -c llmfit -n '__fish_seen_subcommand_from serve' -l gpu -x -d 'Simulate
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l catalog -r -F -d 'Extra catalog file whose rows add to or replace models.json (also $LLMFIT_CATALOG)'
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l help -s h -d 'Show help and exit'
 complete -c llmfit -n '__fish_seen_subcommand_from system' -l json -d 'Print JSON exactly as the REST API answers'
+complete -c llmfit -n '__fish_seen_subcommand_from system' -l measure -d 'Measure the CPU memory bandwidth again (it is cached per machine)'
 complete -c llmfit -n '__fish_seen_subcommand_from system' -l memory -x -d 'GPU memory (VRAM) to assume, e.g. 24G'
 complete -c llmfit -n '__fish_seen_subcommand_from system' -l ram -x -d 'System RAM to assume, e.g. 64G'
 complete -c llmfit -n '__fish_seen_subcommand_from system' -l cpu-cores -x -d 'CPU cores to assume'

@@ -109,7 +109,9 @@ def main_options(ctx: typer.Context, memory: Memory = None, ram: Ram = None,
 
 
 @app.command()
-def system(ctx: typer.Context, json_out: Json = False, memory: Memory = None, ram: Ram = None,
+def system(ctx: typer.Context, json_out: Json = False,
+           measure: Annotated[bool, typer.Option("--measure", help="Measure the CPU memory bandwidth again (it is cached per machine).")] = False,
+           memory: Memory = None, ram: Ram = None,
            cpu_cores: CpuCores = None, gpu: Gpu = None) -> None:
     """Show the detected hardware: RAM, CPU, GPUs, memory bandwidth, backend."""
     opts = _merge(ctx, memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu)
@@ -117,7 +119,7 @@ def system(ctx: typer.Context, json_out: Json = False, memory: Memory = None, ra
         from llmfit.serialize import node_json, system_json
         from llmfit.service import detect_machine
 
-        spec = _overrides(opts).apply(detect_machine())
+        spec = _overrides(opts).apply(detect_machine(measure_refresh=measure))
         body = {"node": node_json(), "system": system_json(spec)}
     if json_out:
         _print_json(body)

@@ -143,8 +143,12 @@ def runtime_overhead_bytes(arch: Architecture, context: int, backend: str | None
     return compute_buffer_bytes(arch, context) + reserve * GIB
 
 
-def cpu_stream_gbps(ram_bandwidth_gbps: float | None, cpu_cores: int) -> float:
-    """Memory bandwidth the CPU cores can actually stream for decoding."""
+def cpu_stream_gbps(ram_bandwidth_gbps: float | None, cpu_cores: int,
+                    measured_gbps: float | None = None) -> float:
+    """Memory bandwidth the CPU cores can actually stream for decoding: the probe's figure where
+    it was measured, else the assumption min(peak, cores x CPU_CORE_STREAM_GBPS)."""
+    if measured_gbps:
+        return measured_gbps
     peak = ram_bandwidth_gbps or DEFAULT_DDR_GBPS
     return min(peak, cpu_cores * CPU_CORE_STREAM_GBPS)
 

@@ -109,7 +109,8 @@ def machine_pools(system: SystemSpec) -> Pools:
     bandwidth = None if unknown_bw or not weighted_time else gpu_gib / weighted_time
     return Pools(gpu_gib=gpu_gib, ram_gib=system.available_ram_gib, gpu_backend=backend,
                  gpu_bandwidth_gbps=bandwidth, gpu_efficiency=eff,
-                 cpu_bandwidth_gbps=cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores),
+                 cpu_bandwidth_gbps=cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores,
+                                                    system.cpu_bandwidth_gbps),
                  cpu_efficiency=table["cpu"], gpu_devices=system.gpu_count,
                  unified=system.unified_memory)
 

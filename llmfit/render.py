@@ -53,6 +53,8 @@ def render_system(body: dict[str, Any]) -> None:
     table.add_column("value")
     table.add_row("CPU", f"{s['cpu_name']} ({s['cpu_cores']} cores)")
     table.add_row("RAM", f"{s['total_ram_gb']:.1f} GiB total, {s['available_ram_gb']:.1f} GiB available")
+    table.add_row("CPU memory", f"{s['cpu_bandwidth_gbps']:.0f} GB/s streamed by the cores "
+                                f"({s['cpu_bandwidth_source']})")
     table.add_row("Backend", s["backend"])
     if not s["gpus"]:
         table.add_row("GPU", "none detected")

@@ -9,6 +9,7 @@ import socket
 from typing import Any
 
 from llmfit.catalog import parameter_count_label
+from llmfit.estimate import cpu_stream_gbps
 from llmfit.fit import FitResult, Runtime
 from llmfit.installed import is_pulled
 from llmfit.placement import Pools, RunMode
@@ -52,6 +53,9 @@ def system_json(system: SystemSpec) -> dict[str, Any]:
         "gpus": [{"name": g.name, "vram_gb": gib(g.vram_gib), "free_vram_gb": gib(g.free_vram_gib),
                   "backend": g.backend, "count": int(g.count), "unified_memory": g.unified_memory,
                   "memory_bandwidth_gbps": one_decimal(g.bandwidth_gbps)} for g in system.gpus],
+        "cpu_bandwidth_gbps": one_decimal(cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores,
+                                                          system.cpu_bandwidth_gbps)),
+        "cpu_bandwidth_source": "measured" if system.cpu_bandwidth_gbps else "assumed",
         "notes": list(system.notes),
     }
 

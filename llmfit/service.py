@@ -50,11 +50,11 @@ def default_max_context(explicit: int | None) -> int | None:
     return parse_int(CONTEXT_ENV, raw, 1, 10_000_000) if raw else None
 
 
-def detect_machine() -> SystemSpec:
+def detect_machine(measure_refresh: bool = False) -> SystemSpec:
     """Probe this machine (drivers that are missing degrade to notes)."""
     from llmfit.hardware import detect_system
 
-    return detect_system()
+    return detect_system(measure_refresh=measure_refresh)
 
 
 class LlmfitService:

@@ -32,6 +32,8 @@ class SystemSpec:
     arch: str = "x86_64"  # platform.machine(), normalised: "x86_64" or "arm64"
     # System RAM bandwidth in GB/s where known (Apple unified memory); None: estimate it.
     ram_bandwidth_gbps: float | None = None
+    # What the CPU cores together stream (GB/s): measured by a probe, None when not measured.
+    cpu_bandwidth_gbps: float | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property

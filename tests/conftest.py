@@ -13,6 +13,7 @@ _HOME = tempfile.mkdtemp(prefix="llmfit-test-home-")
 os.environ["LLMFIT_HOME"] = _HOME
 os.environ["HF_HOME"] = os.path.join(_HOME, "hf")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["LLMFIT_NO_MEASURE"] = "1"  # tests/test_membw.py runs the probe on purpose
 os.environ.pop("HF_ENDPOINT", None)
 os.environ.pop("HF_TOKEN", None)
 
@@ -84,7 +85,7 @@ def cli(monkeypatch):
 
     def build(columns: int = 80):
         monkeypatch.setattr("llmfit.service.detect_machine",
-                            lambda: cpu_box(cores=4, ram=32, available=28))
+                            lambda **_: cpu_box(cores=4, ram=32, available=28))
         monkeypatch.setenv("NODE_NAME", "node-a")
         monkeypatch.setenv("COLUMNS", str(columns))
         monkeypatch.delenv("OLLAMA_CONTEXT_LENGTH", raising=False)

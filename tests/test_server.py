@@ -111,6 +111,8 @@ def test_system_body_of_a_gpu_machine(gpu):
             "gpus": [{"name": "NVIDIA GeForce RTX 4090", "vram_gb": 24.0, "free_vram_gb": 23.5,
                       "backend": "CUDA", "count": 1, "unified_memory": False,
                       "memory_bandwidth_gbps": 1008.0}],
+            # not measured: min(assumed DDR peak, 16 cores x assumed GB/s per core)
+            "cpu_bandwidth_gbps": 51.2, "cpu_bandwidth_source": "assumed",
             "notes": []}}
 
 
@@ -712,7 +714,7 @@ def test_cli_json_equals_the_api_body(client_for, monkeypatch, args, path):
 
     from llmfit.cli import app
 
-    monkeypatch.setattr("llmfit.service.detect_machine", rtx4090_box)
+    monkeypatch.setattr("llmfit.service.detect_machine", lambda **_: rtx4090_box())
     monkeypatch.delenv("LLMFIT_CATALOG", raising=False)
     api = get_json(client_for(rtx4090_box()), path)
     result = CliRunner().invoke(app, args, catch_exceptions=False)

@@ -33,7 +33,8 @@ def arch_name(machine: str | None = None) -> str:
     return _ARCH_NAMES.get(machine, machine or "unknown")
 
 
-def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> SystemSpec:
+def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc"),
+                  measure_refresh: bool = False) -> SystemSpec:
     """The machine as its probes see it; never raises on missing hardware or drivers."""
     system, arch = os_name(), arch_name()
     notes: list[str] = []
@@ -47,16 +48,23 @@ def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/pro
         for g in gpus
         if g.bandwidth_gbps is None and not g.unified_memory
     ]
+    cores, cpu_name = read_cpu_cores(), cpu_name_for(system, proc_root, sysctl)
+    from llmfit.hardware.membw import cpu_stream_bandwidth
+
+    stream, _ = cpu_stream_bandwidth(cpu_name, cores, refresh=measure_refresh)
+    if stream is None:
+        notes.append("CPU memory bandwidth not measured (LLMFIT_NO_MEASURE); it is assumed")
     return SystemSpec(
         total_ram_gib=total_ram,
         available_ram_gib=available_ram,
-        cpu_cores=read_cpu_cores(),
-        cpu_name=cpu_name_for(system, proc_root, sysctl),
+        cpu_cores=cores,
+        cpu_name=cpu_name,
         gpus=tuple(gpus),
         unified_memory=apple is not None,
         os=system,
         arch=arch,
         ram_bandwidth_gbps=apple.bandwidth_gbps if apple else None,
+        cpu_bandwidth_gbps=stream,
         notes=tuple(notes),
     )
 
