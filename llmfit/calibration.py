@@ -1,31 +1,204 @@
-"""Compare llmfit's estimates with published measurements (calibration.csv, gguf-sizes.csv).
+"""Measured decode speeds (tests/data/) beside llmfit's estimates of them.
 
-Used by the accuracy benchmark (benchmarks/accuracy.py) and the tests; nothing at run time.
+Used by scripts/calibrate.py (which fits the constants), the accuracy benchmark and the tests;
+nothing at run time. Each measurement is resolved to a catalog model's architecture, so the
+bytes read per token come from the same code that sizes every row.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from llmfit.architecture import Architecture
-from llmfit.estimate import GIB, quant_table, weight_bytes
-from llmfit.placement import RunMode, decode_speed, machine_pools, place
-from llmfit.values import GpuDevice, SystemSpec
+from llmfit.catalog import ModelSpec, builtin_catalog_path, read_catalog_file
+from llmfit.estimate import (GIB, Efficiency, WeightBytes, decode_seconds, depth_seconds,
+                             device_class, kv_cache_bytes, layer_overhead_seconds, quant_table,
+                             weight_bytes)
 
-# The two reference models of the measurement files, from their config.json.
-REFERENCE_MODELS: dict[str, tuple[Architecture, float]] = {
-    "Llama-2-7B": (Architecture(kind="transformer", layers=32, hidden_size=4096,
-                                intermediate_size=11008, mlp="gated", attention_heads=32,
-                                kv_heads=32, head_dim=128, vocab_size=32000,
-                                tied_embeddings=False, attention_layers=32), 6.74),
-    "Llama-3-8B": (Architecture(kind="transformer", layers=32, hidden_size=4096,
-                                intermediate_size=14336, mlp="gated", attention_heads=32,
-                                kv_heads=8, head_dim=128, vocab_size=128256,
-                                tied_embeddings=False, attention_layers=32), 8.03),
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+SPEED_FILES = ("calibration.csv", "speed-published.csv", "cpu-measured.csv")
+TG_DEPTH = 64  # tg128: on average 64 tokens sit in the KV cache
+
+# Model names as measurement sources write them -> catalog rows with the same architecture.
+MODEL_ALIASES = {
+    "llama-2-7b": "meta-llama/Llama-2-7b-chat-hf", "llama-3-8b": "meta-llama/Meta-Llama-3-8B-Instruct",
+    "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama-3-70b": "meta-llama/Meta-Llama-3-70B-Instruct",
+    "llama-3.3-70b": "meta-llama/Llama-3.3-70B-Instruct",
+    "llama-3.1-70b": "meta-llama/Llama-3.1-70B-Instruct",
+    "llama-3.2-1b": "meta-llama/Llama-3.2-1B-Instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct",
+    "llama-4-scout-17b-16e": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+    "gpt-oss-20b": "openai/gpt-oss-20b", "gpt-oss-120b": "openai/gpt-oss-120b",
+    "qwen3-30b-a3b": "Qwen/Qwen3-30B-A3B", "qwen3-coder-30b-a3b": "Qwen/Qwen3-Coder-30B-A3B-Instruct",
+    "qwen3-235b-a22b": "Qwen/Qwen3-235B-A22B", "qwen3-32b": "Qwen/Qwen3-32B",
+    "qwen3-14b": "Qwen/Qwen3-14B", "qwen3-8b": "Qwen/Qwen3-8B", "qwen3-4b": "Qwen/Qwen3-4B",
+    "qwen3-1.7b": "Qwen/Qwen3-1.7B", "qwen3-0.6b": "Qwen/Qwen3-0.6B",
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct", "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B-Instruct",
+    "qwen2.5-3b": "Qwen/Qwen2.5-3B-Instruct", "qwen2.5-7b": "Qwen/Qwen2.5-7B-Instruct",
+    "qwen2.5-14b": "Qwen/Qwen2.5-14B-Instruct", "qwen2.5-32b": "Qwen/Qwen2.5-32B-Instruct",
+    "qwen2.5-72b": "Qwen/Qwen2.5-72B-Instruct", "qwen2.5-coder-7b": "Qwen/Qwen2.5-Coder-7B-Instruct",
+    "qwen2.5-coder-32b": "Qwen/Qwen2.5-Coder-32B-Instruct",
+    "hunyuan-a13b": "tencent/Hunyuan-A13B-Instruct", "glm-4.5-air": "zai-org/GLM-4.5-Air",
+    "gemma-3-4b": "google/gemma-3-4b-it", "gemma-3-12b": "google/gemma-3-12b-it",
+    "gemma-3-27b": "google/gemma-3-27b-it", "gemma-4-26b-a4b": "google/gemma-4-26B-A4B-it",
+    "qwen3.6-35b-a3b": "Qwen/Qwen3.6-35B-A3B", "mistral-7b": "mistralai/Mistral-7B-Instruct-v0.3",
+    "mixtral-8x7b": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "deepseek-v2-lite": "deepseek-ai/DeepSeek-V2-Lite-Chat", "olmoe-1b-7b": "allenai/OLMoE-1B-7B-0924-Instruct",
+    "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "tinyllama-1.1b": None,
 }
-TG_CONTEXT = 64  # tg128 generates 128 tokens: on average 64 sit in the KV cache
+# Quant names of community files -> the llama.cpp type whose sizes they follow.
+QUANT_ALIASES = {"Q4_K_XL": "Q4_K_M", "Q3_K_XL": "Q3_K_M", "Q3_K_S": "Q3_K_M", "Q4_K_S": "Q4_K_M",
+                 "Q5_K_S": "Q5_K_M", "Q4_1": "Q4_0", "Q6_K_XL": "Q6_K", "Q8_K_XL": "Q8_0",
+                 "Q2_K_XL": "Q2_K", "IQ4_NL": "IQ4_XS"}
+# Rows left out of the fit, with the reason (each is a real measurement of something else).
+EXCLUDED = {
+    ("Qwen3-30B-A3B", "BF16", "Vulkan"): "the Vulkan driver has no BF16 support: compute-bound "
+                                          "(the source's own note), not a bandwidth figure",
+    ("gpt-oss-20b", "F16", "Vulkan"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense tensors, "
+                                      "a mix no llmfit quantization describes",
+}
+_DATACENTER = re.compile(r"\b(A100|A800|H100|H800|H200|GH200|B200|MI2\d\d|MI3\d\dX?)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One published or measured decode speed, resolved to an architecture."""
+
+    device: str
+    backend: str
+    device_class: str
+    groups: tuple[str, ...]  # evaluation groups: CPU, NVIDIA, AMD, Apple, MoE
+    bandwidth_gbps: float
+    model: ModelSpec
+    quant: str
+    weights: WeightBytes
+    depth: int
+    tps: float
+    source: str
+    device_key: str | None = None  # the device table's name for the device, where it has one
+
+    @property
+    def layers(self) -> int:
+        return self.model.arch.layers
+
+
+@cache
+def _catalog() -> dict[str, ModelSpec]:
+    return {m.name: m for m in read_catalog_file(builtin_catalog_path())}
+
+
+def resolve_model(name: str) -> ModelSpec | None:
+    """A catalog model for a measurement's model name (catalog names pass through)."""
+    if name in _catalog():
+        return _catalog()[name]
+    key = name.strip().lower().split(" (")[0]
+    target = MODEL_ALIASES.get(key)
+    return _catalog().get(target) if target else None
+
+
+def normal_quant(raw: str) -> str | None:
+    """The llama.cpp type a community quant name follows, or None if unknown."""
+    name = raw.upper().removeprefix("UD-").removeprefix("I1-").strip()
+    name = QUANT_ALIASES.get(name, name)
+    return name if name.upper() in quant_table() else None
+
+
+def groups_of(device: str, backend: str, model: ModelSpec) -> tuple[str, ...]:
+    """Evaluation groups of a row: the hardware family, and MoE for mixtures of experts."""
+    if backend == "CPU":
+        group = "CPU"
+    elif backend == "Metal":
+        group = "Apple"
+    elif backend == "ROCm" or re.search(r"\b(AMD|Radeon|Ryzen|MI\d{3})", device):
+        group = "AMD"
+    else:
+        group = "NVIDIA"
+    return (group, "MoE") if model.is_moe else (group,)
+
+
+def _depth(row: dict[str, str]) -> int:
+    notes = (row.get("notes") or "").lower()
+    generated = 512 if "tg512" in notes else 32 if "tg32" in notes else 256 if "tg256" in notes else 128
+    return int(float(row.get("depth") or 0)) + generated // 2
+
+
+def _weights(model: ModelSpec, quant: str, row: dict[str, str]) -> WeightBytes:
+    """Bytes per token from the catalog architecture, scaled to the file's real size if given."""
+    est = weight_bytes(model.arch, model.params_b, quant_table()[quant.upper()])
+    if row.get("file_bytes"):
+        real = float(row["file_bytes"])
+    elif row.get("weights_gib"):
+        real = float(row["weights_gib"]) * GIB
+    else:
+        return est
+    k = real / est.total
+    return WeightBytes(est.total * k, est.routed_experts * k, est.active_experts * k,
+                       est.read_per_token * k)
+
+
+def _device_key(device: str, backend: str, bandwidth: float) -> str | None:
+    if backend == "CPU":
+        return None
+    from llmfit.gpus import lookup_gpu
+
+    from llmfit.gpus import all_gpus
+
+    found = lookup_gpu(re.sub(r"\(.*?\)|\b\d+\s*GB\b", " ", device).strip())
+    if found is None:
+        return None
+    if found.bandwidth_gbps and abs(found.bandwidth_gbps - bandwidth) > 1:  # 30- vs 40-core M3 Max
+        base = found.name.split(" (")[0]
+        same = [g for g in all_gpus() if g.name.startswith(base) and g.bandwidth_gbps == bandwidth]
+        found = same[0] if same else found
+    return found.name
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement], list[str]]:
+    """Every usable speed row, and a line for each row that was skipped and why."""
+    out, skipped = [], []
+    for file in files:
+        path = DATA / file
+        if not path.exists():
+            continue
+        for row in read_rows(path):
+            label = f"{file}: {row.get('device')} {row.get('model')} {row.get('quant')}"
+            reason = EXCLUDED.get((row.get("model"), row.get("quant"), row.get("backend")))
+            if reason:
+                skipped.append(f"{label}: {reason}")
+                continue
+            model = resolve_model(row.get("model", ""))
+            quant = normal_quant(row.get("quant", ""))
+            bw = (row.get("memory_bandwidth_gbps") or "").split("-")[-1]
+            if model is None or quant is None or not bw or not row.get("tg_tps"):
+                skipped.append(f"{label}: unknown model/quant or no bandwidth")
+                continue
+            backend = row["backend"]
+            cls = "cpu" if backend == "CPU" else "apple" if backend == "Metal" else (
+                "datacenter" if _DATACENTER.search(row["device"]) else "gpu")
+            out.append(Measurement(row["device"], backend, cls,
+                                   groups_of(row["device"], backend, model), float(bw), model,
+                                   quant, _weights(model, quant, row), _depth(row),
+                                   float(row["tg_tps"]), row.get("source") or file,
+                                   _device_key(row["device"], backend, float(bw))))
+    return out, skipped
+
+
+def predict_tps(m: Measurement, eff: Efficiency) -> float:
+    """llmfit's decode estimate for a measurement, with the given class constants."""
+    seconds = decode_seconds(m.weights.read_per_token, m.bandwidth_gbps, eff, m.quant,
+                             m.model.is_moe)
+    seconds += depth_seconds(kv_cache_bytes(m.model.arch, m.depth), m.bandwidth_gbps, eff)
+    seconds += layer_overhead_seconds(m.layers, eff)
+    return 1.0 / seconds
 
 
 @dataclass(frozen=True)
@@ -42,10 +215,22 @@ class Comparison:
         return self.estimated / self.measured - 1.0
 
 
+# The two reference models of gguf-sizes.csv, from their config.json.
+REFERENCE_MODELS: dict[str, tuple[Architecture, float]] = {
+    "Llama-2-7B": (Architecture(kind="transformer", layers=32, hidden_size=4096,
+                                intermediate_size=11008, mlp="gated", attention_heads=32,
+                                kv_heads=32, head_dim=128, vocab_size=32000,
+                                tied_embeddings=False, attention_layers=32), 6.74),
+    "Llama-3-8B": (Architecture(kind="transformer", layers=32, hidden_size=4096,
+                                intermediate_size=14336, mlp="gated", attention_heads=32,
+                                kv_heads=8, head_dim=128, vocab_size=128256,
+                                tied_embeddings=False, attention_layers=32), 8.03),
+}
+
+
 def read_reference_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a measurement file, skipping its '#' comment lines."""
-    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
-    return list(csv.DictReader(lines))
+    return read_rows(path)
 
 
 def size_comparisons(rows: list[dict[str, str]]) -> list[Comparison]:
@@ -58,23 +243,9 @@ def size_comparisons(rows: list[dict[str, str]]) -> list[Comparison]:
     return out
 
 
-def calibration_system(device: str, backend: str, bandwidth_gbps: float) -> SystemSpec:
-    """A machine with just the measured device, its memory ample."""
-    gpu = GpuDevice(device, 80.0, 80.0, backend, 1, backend == "Metal", bandwidth_gbps)
-    return SystemSpec(total_ram_gib=128.0, available_ram_gib=120.0, cpu_cores=16,
-                      cpu_name="calibration", gpus=(gpu,), unified_memory=backend == "Metal")
+def with_constants(eff: Efficiency, **changes: object) -> Efficiency:
+    """A copy of a class's constants with some replaced (for fitting)."""
+    return replace(eff, **changes)  # type: ignore[arg-type]
 
 
-def speed_comparisons(rows: list[dict[str, str]]) -> list[Comparison]:
-    """Decode-speed estimates against calibration.csv (upper bandwidth where a range is given)."""
-    out = []
-    for row in rows:
-        arch, params_b = REFERENCE_MODELS[row["model"]]
-        bandwidth = float(row["memory_bandwidth_gbps"].split("-")[-1])
-        pools = machine_pools(calibration_system(row["device"], row["backend"], bandwidth))
-        weights = weight_bytes(arch, params_b, quant_table()[row["quant"].upper()])
-        placed = place(RunMode.GPU, arch, weights, 512, pools)
-        assert placed is not None, row["device"]
-        tps = decode_speed(placed, arch, weights, TG_CONTEXT, pools).tps
-        out.append(Comparison(row["device"], float(row["tg_tps"]), tps or 0.0))
-    return out
+__all__ = ["Measurement", "measurements", "predict_tps", "size_comparisons", "device_class"]

@@ -3,8 +3,11 @@
 Weights: bits per weight by tensor group from `data/quants.csv` (fitted to real GGUF files).
 KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), f16 elements.
 Speed: decode reads every active weight once per token, so
-    t_token = bytes_read / (e_max * bandwidth) + layers * t_layer
-with (e_max, t_layer) per device class from `data/efficiency.csv` (fitted on calibration.csv).
+    t_token = bytes_read / (e_max * k_quant * k_moe * bandwidth) + layers * t_layer
+              + kv_bytes(depth) * k_depth / (e_max * bandwidth)
+with (e_max, t_layer, k_moe, k_depth) per device class from `data/efficiency.csv` and the quant
+kernel factors k_quant per backend from `data/kernels.csv`, all fitted by scripts/calibrate.py
+on published and measured llama.cpp results (tests/data/).
 """
 
 from __future__ import annotations
@@ -44,12 +47,31 @@ class Quant:
 
 @dataclass(frozen=True)
 class Efficiency:
-    """Decode-speed constants of a device class."""
+    """Decode-speed constants of a device class, with the held-out error of its calibration."""
 
     device_class: str
     e_max: float
     t_layer_ms: float
     calibrated: bool
+    moe_factor: float = 1.0  # MoE decode runs below dense efficiency (routing, small matmuls)
+    depth_factor: float = 1.0  # attention over a filled KV cache costs this x its bytes
+    rows: int = 0
+    loo_median: float = 0.0  # leave-one-out median |relative error|
+    loo_max: float = 0.0
+    kernels: tuple[tuple[str, float], ...] = ()  # (quant family, speed factor vs legacy types)
+    device: tuple[tuple[str, float], ...] = ()  # this device's own factors by quant family
+
+    def kernel(self, quant: str) -> float:
+        """How fast a quant type's kernels stream relative to the legacy types here, with the
+        device's own factor where measurements of it exist."""
+        family = quant_family(quant)
+        own = dict(self.device)
+        return dict(self.kernels).get(family, 1.0) * own.get(family, own.get("*", 1.0))
+
+    @property
+    def backend_group(self) -> str:
+        """The kernel family the class runs: cpu, metal or gpu (CUDA/ROCm/Vulkan)."""
+        return {"cpu": "cpu", "apple": "metal"}.get(self.device_class, "gpu")
 
 
 def _read_data(name: str) -> list[dict[str, str]]:
@@ -71,11 +93,58 @@ def quant_table() -> dict[str, Quant]:
 
 @cache
 def efficiency_table() -> dict[str, Efficiency]:
-    """Decode constants by device class (apple, gpu, datacenter, cpu)."""
-    return {row["device_class"]: Efficiency(row["device_class"], float(row["e_max"]),
-                                            float(row["t_layer_ms"]),
-                                            row["source"].startswith("fitted"))
-            for row in _read_data("efficiency.csv")}
+    """Decode constants by device class (apple, gpu, datacenter, cpu), with kernel factors."""
+    kernels: dict[str, list[tuple[str, float]]] = {}
+    for row in _read_data("kernels.csv"):
+        kernels.setdefault(row["backend_group"], []).append((row["quant_family"], float(row["factor"])))
+    table = {}
+    for row in _read_data("efficiency.csv"):
+        cls = row["device_class"]
+        group = {"cpu": "cpu", "apple": "metal"}.get(cls, "gpu")
+        table[cls] = Efficiency(
+            cls, float(row["e_max"]), float(row["t_layer_ms"]), row["source"].startswith("fitted"),
+            float(row["moe_factor"]), float(row["depth_factor"]), int(row["rows"]),
+            float(row["loo_median_pct"]) / 100, float(row["loo_max_pct"]) / 100,
+            tuple(kernels.get(group, ())))
+    return table
+
+
+@cache
+def device_factor_table() -> dict[str, tuple[tuple[str, float], ...]]:
+    """Per-device factors (data/devices.csv) by the device table's name."""
+    table: dict[str, list[tuple[str, float]]] = {}
+    for row in _read_data("devices.csv"):
+        table.setdefault(row["device"], []).append((row["quant_family"], float(row["factor"])))
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def for_device(eff: Efficiency, gpu_name: str) -> Efficiency:
+    """The class constants with the factors measured on this very device, where there are any."""
+    from dataclasses import replace
+
+    from llmfit.gpus import lookup_gpu
+
+    model = lookup_gpu(gpu_name)
+    own = device_factor_table().get(model.name) if model else None
+    return replace(eff, device=own) if own else eff
+
+
+def quant_family(quant: str) -> str:
+    """legacy (Q4_0, Q8_0 ...), kquant, iquant, mxfp4, float, or the runtime's own (mlx, vllm)."""
+    name = quant.upper()
+    if name.startswith("MLX"):
+        return "mlx"
+    if name in ("FP8", "AWQ", "GPTQ"):
+        return "vllm"
+    if name.startswith("IQ"):
+        return "iquant"
+    if "_K" in name:
+        return "kquant"
+    if name.startswith("MXFP4"):
+        return "mxfp4"
+    if name in ("F16", "BF16", "F32"):
+        return "float"
+    return "legacy"
 
 
 def device_class(gpu_name: str, backend: str) -> str:
@@ -153,9 +222,16 @@ def cpu_stream_gbps(ram_bandwidth_gbps: float | None, cpu_cores: int,
     return min(peak, cpu_cores * CPU_CORE_STREAM_GBPS)
 
 
-def decode_seconds(bytes_read: float, bandwidth_gbps: float, eff: Efficiency) -> float:
-    """Time to stream `bytes_read` once at the device class's efficiency."""
-    return bytes_read / (eff.e_max * bandwidth_gbps * 1e9)
+def decode_seconds(bytes_read: float, bandwidth_gbps: float, eff: Efficiency,
+                   quant: str = "Q4_0", moe: bool = False) -> float:
+    """Time to stream `bytes_read` weight bytes once at the device class's efficiency."""
+    factor = eff.e_max * eff.kernel(quant) * (eff.moe_factor if moe else 1.0)
+    return bytes_read / (factor * bandwidth_gbps * 1e9)
+
+
+def depth_seconds(kv_bytes: float, bandwidth_gbps: float, eff: Efficiency) -> float:
+    """Extra time per token of attending over `kv_bytes` of filled KV cache."""
+    return kv_bytes * eff.depth_factor / (eff.e_max * bandwidth_gbps * 1e9)
 
 
 def layer_overhead_seconds(layers: int, eff: Efficiency) -> float:

@@ -13,7 +13,7 @@ from llmfit.placement import (FitLevel, Placement, Pools, RunMode, SpeedEstimate
 from llmfit.scoring import Scores, score_model
 
 DEFAULT_CONTEXT = 8192
-ASSUMED_FILL = 2048  # decode speed assumes this many tokens already in the KV cache
+TG_DEPTH = 64  # `estimated_tps` is tg128's figure: on average 64 tokens sit in the KV cache
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 LOW_QUANTS = frozenset({"Q3_K_M", "Q2_K"})  # only where nothing at Q4 or better fits
 MLX_LADDER = ("mlx-8bit", "mlx-6bit", "mlx-4bit")
@@ -64,6 +64,7 @@ class FitResult:
     scores: Scores
     notes: tuple[str, ...]
     assumed_context: int
+    speed_full: SpeedEstimate = SpeedEstimate(None, None, False)  # KV filled to the context
 
     @property
     def tps(self) -> float | None:
@@ -187,7 +188,8 @@ def choose_candidate(model: ModelSpec, found: list[tuple[Quant, Placement]], con
     def score(item: tuple[int, tuple[Quant, Placement]]) -> tuple[float, int]:
         rank, (quant, placed) = item
         weights = model_weights(model, quant)
-        speed = decode_speed(placed, model.arch, weights, min(context, ASSUMED_FILL), pools)
+        speed = decode_speed(placed, model.arch, weights, min(context, TG_DEPTH), pools,
+                             quant.name, model.is_moe)
         total = score_model(model, placed.level, speed.tps, context, quant.quality_penalty).total
         return round(total, 6), -rank
 
@@ -229,14 +231,16 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
         return _too_tight(model, runtime, quants[-1], context, pools, modes)
     quant, placed = choose_candidate(model, found, context, pools)
     weights = model_weights(model, quant)
-    assumed = min(context, ASSUMED_FILL)
-    speed = decode_speed(placed, model.arch, weights, assumed, pools)
+    assumed = min(context, TG_DEPTH)
+    speed = decode_speed(placed, model.arch, weights, assumed, pools, quant.name, model.is_moe)
+    full = decode_speed(placed, model.arch, weights, context, pools, quant.name, model.is_moe)
     usable = usable_context(model, weights, placed, pools)
     scores = score_model(model, placed.level, speed.tps, usable, quant.quality_penalty)
     notes = _notes(model, quant, placed, usable, context, pools)
     return FitResult(model, runtime, quant.name, placed.level, placed.mode, context, usable,
                      placed.required_gib, placed.available_gib, placed.total_gib,
-                     placed.offloaded_gib, weights.total / GIB, speed, scores, notes, assumed)
+                     placed.offloaded_gib, weights.total / GIB, speed, scores, notes, assumed,
+                     full)
 
 
 def _too_tight(model: ModelSpec, runtime: Runtime, smallest: Quant, context: int,
@@ -255,7 +259,7 @@ def _too_tight(model: ModelSpec, runtime: Runtime, smallest: Quant, context: int
     scores = score_model(model, FitLevel.TOO_TIGHT, None, 0, smallest.quality_penalty)
     return FitResult(model, runtime, smallest.name, FitLevel.TOO_TIGHT, mode, context, 0,
                      need, available, need, None, weights.total / GIB,
-                     SpeedEstimate(None, None, False), scores, (note,), min(context, ASSUMED_FILL))
+                     SpeedEstimate(None, None, False), scores, (note,), min(context, TG_DEPTH))
 
 
 def _runtime_unavailable(runtime: Runtime) -> str:

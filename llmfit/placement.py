@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from llmfit.architecture import Architecture
 from llmfit.estimate import (GIB, Efficiency, WeightBytes, cpu_stream_gbps, decode_seconds,
-                             device_class, efficiency_table, kv_cache_bytes, layer_overhead_seconds,
+                             depth_seconds, device_class, efficiency_table, for_device,
+                             kv_cache_bytes,
+                             layer_overhead_seconds,
                              runtime_overhead_bytes)
 from llmfit.values import SystemSpec
 
@@ -89,6 +91,7 @@ class Pools:
     cpu_efficiency: Efficiency
     gpu_devices: int
     unified: bool
+    cpu_bandwidth_measured: bool = False
 
 
 def machine_pools(system: SystemSpec) -> Pools:
@@ -105,14 +108,15 @@ def machine_pools(system: SystemSpec) -> Pools:
             unknown_bw = True
         if backend is None:
             backend = gpu.backend
-            eff = table[device_class(gpu.name, gpu.backend)]
+            eff = for_device(table[device_class(gpu.name, gpu.backend)], gpu.name)
     bandwidth = None if unknown_bw or not weighted_time else gpu_gib / weighted_time
     return Pools(gpu_gib=gpu_gib, ram_gib=system.available_ram_gib, gpu_backend=backend,
                  gpu_bandwidth_gbps=bandwidth, gpu_efficiency=eff,
                  cpu_bandwidth_gbps=cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores,
                                                     system.cpu_bandwidth_gbps),
                  cpu_efficiency=table["cpu"], gpu_devices=system.gpu_count,
-                 unified=system.unified_memory)
+                 unified=system.unified_memory,
+                 cpu_bandwidth_measured=system.cpu_bandwidth_gbps is not None)
 
 
 @dataclass(frozen=True)
@@ -193,24 +197,28 @@ class SpeedEstimate:
 
 
 def decode_speed(placement: Placement, arch: Architecture, weights: WeightBytes,
-                 assumed_context: int, pools: Pools) -> SpeedEstimate:
-    """Tokens per second: bytes read from each pool at its bandwidth, plus per-layer costs."""
-    kv = kv_cache_bytes(arch, assumed_context)
+                 depth: int, pools: Pools, quant: str = "Q4_0", moe: bool = False) -> SpeedEstimate:
+    """Tokens per second with `depth` tokens in the KV cache: weight bytes read from each pool
+    at its bandwidth and kernel efficiency, attention over the cache, and per-layer costs."""
+    kv = kv_cache_bytes(arch, depth)
     gpu_bytes = weights.read_per_token * placement.gpu_fraction
     cpu_bytes = weights.read_per_token - gpu_bytes
     on_gpu = placement.mode is not RunMode.CPU_ONLY
-    gpu_bytes, cpu_bytes = (gpu_bytes + kv, cpu_bytes) if on_gpu else (gpu_bytes, cpu_bytes + kv)
     seconds, calibrated = 0.0, True
-    if gpu_bytes:
+    if gpu_bytes or on_gpu:
         if pools.gpu_bandwidth_gbps is None or pools.gpu_efficiency is None:
             return SpeedEstimate(None, None, False)
-        seconds += decode_seconds(gpu_bytes, pools.gpu_bandwidth_gbps, pools.gpu_efficiency)
+        seconds += decode_seconds(gpu_bytes, pools.gpu_bandwidth_gbps, pools.gpu_efficiency,
+                                  quant, moe)
+        seconds += depth_seconds(kv, pools.gpu_bandwidth_gbps, pools.gpu_efficiency) if on_gpu else 0
         calibrated = pools.gpu_efficiency.calibrated
-    if cpu_bytes:
-        seconds += decode_seconds(cpu_bytes, pools.cpu_bandwidth_gbps, pools.cpu_efficiency)
+    if cpu_bytes or not on_gpu:
+        seconds += decode_seconds(cpu_bytes, pools.cpu_bandwidth_gbps, pools.cpu_efficiency,
+                                  quant, moe)
+        seconds += 0 if on_gpu else depth_seconds(kv, pools.cpu_bandwidth_gbps, pools.cpu_efficiency)
         calibrated = calibrated and pools.cpu_efficiency.calibrated
     eff = pools.gpu_efficiency if on_gpu and pools.gpu_efficiency else pools.cpu_efficiency
     seconds += layer_overhead_seconds(arch.layers, eff)
     main_bw = pools.gpu_bandwidth_gbps if on_gpu else pools.cpu_bandwidth_gbps
-    effective = (gpu_bytes + cpu_bytes) / (seconds * main_bw * 1e9) if main_bw else None
+    effective = (weights.read_per_token + kv) / (seconds * main_bw * 1e9) if main_bw else None
     return SpeedEstimate(1.0 / seconds, effective, calibrated)

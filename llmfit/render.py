@@ -28,6 +28,12 @@ def _tps(value: float | None) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
+def _row_tps(row: dict[str, Any]) -> str:
+    """tok/s of a row; "~" marks a low-confidence estimate."""
+    text = _tps(row["estimated_tps"])
+    return "~" + text if row.get("estimate_confidence") == "low" and text != "-" else text
+
+
 def _size(row: dict[str, Any]) -> str:
     """"8.0B", or "30.5B/3.3B" (total/active) for mixtures of experts; "141B" from 100B."""
     def short(billions: float) -> str:
@@ -85,7 +91,7 @@ def render_models(body: dict[str, Any], title: str, name: str | None = None) -> 
         return
     headers = ("Size", "Quant", "Run", "Fit", "GiB", "tok/s", "Score")
     cells = [[_size(r), r["best_quant"] or "-", r["run_mode_label"], r["fit_label"],
-              _gb(r["memory_required_gb"]), _tps(r["estimated_tps"]), f"{r['score']:.0f}"]
+              _gb(r["memory_required_gb"]), _row_tps(r), f"{r['score']:.0f}"]
              for r in body["models"]]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     # Every column is padded by one space each side, one space divides columns: only the
@@ -104,7 +110,9 @@ def render_models(body: dict[str, Any], title: str, name: str | None = None) -> 
         table.add_row(name, *cell[:3], fit, *cell[4:])
     console.print(table)
     ctx = body["models"][0]["effective_context_length"]
-    console.print(Text(f"Memory at {ctx:,}-token context where the model allows it; "
+    note = "~: low-confidence speed. " if any(r.get("estimate_confidence") == "low"
+                                               for r in body["models"]) else ""
+    console.print(Text(f"Memory at {ctx:,}-token context where the model allows it; {note}"
                        "--json for every field.", style="dim"))
 
 
@@ -151,7 +159,7 @@ def render_info(body: dict[str, Any], model: Any, origin: str, chosen: dict[str,
         quant = (r["best_quant"] or "-") + (" (file)" if r["weights_exact"] else "")
         table.add_row(quant, _gb(m["weights_gb"]), _gb(m["kv_cache_gb"]), _gb(m["overhead_gb"]),
                       _gb(r["total_memory_gb"]), r["run_mode_label"],
-                      Text(r["fit_label"], style=FIT_STYLES[r["fit_level"]]), _tps(r["estimated_tps"]))
+                      Text(r["fit_label"], style=FIT_STYLES[r["fit_level"]]), _row_tps(r))
     console.print(table)
     own = [r for r in rows if r["weights_exact"]]
     best = own[0] if own else chosen

@@ -121,6 +121,20 @@ def weights_exact(result: FitResult) -> bool:
     return exact is not None and result.quant is not None and exact.quant.upper() == result.quant.upper()
 
 
+def speed_fields(result: FitResult, pools: Pools) -> dict[str, Any]:
+    """Range, confidence and full-context speed of a row's estimate."""
+    from llmfit.confidence import speed_range
+
+    on_cpu = result.mode is RunMode.CPU_ONLY
+    eff = pools.cpu_efficiency if on_cpu else pools.gpu_efficiency
+    offloaded = result.mode in (RunMode.CPU_OFFLOAD, RunMode.MOE_OFFLOAD)
+    known = pools.cpu_bandwidth_measured if on_cpu else pools.gpu_bandwidth_gbps is not None
+    r = speed_range(result.tps, eff, result.model.is_moe, offloaded, known)
+    return {"estimated_tps_low": one_decimal(r.low), "estimated_tps_high": one_decimal(r.high),
+            "estimate_confidence": r.confidence,
+            "estimated_tps_full_context": one_decimal(result.speed_full.tps)}
+
+
 def _file_note(result: FitResult) -> list[str]:
     if not weights_exact(result):
         return []
@@ -146,6 +160,7 @@ def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset
         "score_components": {"quality": one_decimal(s.quality), "speed": one_decimal(s.speed),
                              "fit": one_decimal(s.fit), "context": one_decimal(s.context)},
         "estimated_tps": one_decimal(result.tps),
+        **speed_fields(result, pools),
         "runtime": result.runtime.code, "runtime_label": result.runtime.label,
         "best_quant": result.quant,
         "memory_required_gb": gib(result.required_gib),

@@ -6,15 +6,21 @@
 Weights: bits per weight of the "body" tensors of each llama.cpp file type, fitted to the
 Llama-3-8B whole-file sizes in gguf-sizes.csv, given that llama.cpp stores token_embd at the
 file type's base block type and output.weight at Q6_K (Q8_0/F16 files: their own type).
-Speed: decode time per token = bytes read / (e_max x bandwidth) + layers x t_layer, with
-(e_max, t_layer) fitted per device class on calibration.csv (Llama-2-7B Q4_0, 32 layers) by
-least squares on relative error.
+Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x k_moe x bandwidth)
++ KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer. Per device class (cpu,
+apple, gpu, datacenter) e and t_layer are fitted by least squares on relative error; per
+backend group (cpu, metal, gpu) the kernel factors of each quant family (legacy = 1), the MoE
+factor and the depth factor are the medians of what the rows imply; the two steps alternate.
+Rows: tests/data/calibration.csv, speed-published.csv (sources per row), cpu-measured.csv (this
+project's own llama-bench runs). The report gives in-sample and leave-one-out error per group.
 """
 
 from __future__ import annotations
 
 import csv
+import statistics
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +46,9 @@ FILE_TYPES = {"Q2_K": ("Q2_K", "Q6_K"), "Q3_K_M": ("Q3_K", "Q6_K"), "Q4_0": ("Q4
 QUALITY_PENALTY = {"F16": 0, "BF16": 0, "Q8_0": 0, "Q6_K": 1, "Q5_K_M": 2, "Q5_0": 3,
                    "Q4_K_M": 4, "IQ4_XS": 5, "Q4_0": 6, "Q3_K_M": 10, "Q2_K": 20}
 
-DEVICE_CLASSES = ("apple", "gpu", "datacenter")
+sys.path.insert(0, str(ROOT))
+from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
+from llmfit.estimate import Efficiency, kv_cache_bytes, quant_family  # noqa: E402
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -92,57 +100,216 @@ def _quant(runtime: str, name: str, body: float, embed: float, output: float, so
             "source": source}
 
 
-def device_class(device: str, backend: str) -> str:
-    """Calibration class of a device in calibration.csv."""
-    if backend == "Metal":
-        return "apple"
-    return "datacenter" if any(t in device for t in ("A100", "H100")) else "gpu"
+# ---- decode speed -----------------------------------------------------------------------------
+CLASSES = ("gpu", "cpu", "apple", "datacenter")  # gpu first: small classes borrow its t_layer
+GROUP_OF = {"cpu": "cpu", "apple": "metal", "gpu": "gpu", "datacenter": "gpu"}
+EVAL_GROUPS = ("CPU", "NVIDIA", "AMD", "Apple", "MoE")
+ITERATIONS = 8
+MIN_CLASS_ROWS = 3  # fewer rows: fit e alone, with the t_layer of `gpu`; none: borrow both
 
 
-def calibration_points() -> list[tuple[str, str, float, float]]:
-    """(device, class, bandwidth GB/s, measured tokens/s) for each calibration row."""
-    points = []
-    for row in read_csv(DATA / "calibration.csv"):
-        bandwidth = float(row["memory_bandwidth_gbps"].split("-")[-1])
-        cls = device_class(row["device"], row["backend"])
-        points.append((row["device"], cls, bandwidth, float(row["tg_tps"])))
-    return points
+@dataclass
+class Constants:
+    """Everything the speed model fits: per class (e, t_layer) and per backend group the
+    kernel factors, the MoE factor and the depth factor."""
+
+    e: dict[str, float]
+    t_layer: dict[str, float]
+    kernels: dict[str, dict[str, float]]
+    moe: dict[str, float]
+    depth: dict[str, float]
+    devices: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def efficiency(self, cls: str, device: str | None = None) -> Efficiency:
+        group = GROUP_OF[cls]
+        own = tuple((f, k) for (d, f), k in self.devices.items() if d == device)
+        return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True, self.moe[group],
+                          self.depth[group], kernels=tuple(self.kernels[group].items()),
+                          device=own)
 
 
-def calibration_bytes_read() -> float:
-    """Bytes Llama-2-7B Q4_0 reads per generated token: the file less the token embedding."""
-    return 3.56 * GIB - LLAMA2_7B_EMBED * 4.5 / 8
+def _device(m: Measurement, c: Constants) -> float:
+    return c.devices.get((m.device_key or "", quant_family(m.quant)), 1.0)
 
 
-def fit_class(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Fit t = x / e + c (x = bytes / bandwidth) minimising squared relative error."""
-    # Weighted least squares with weights 1/t^2 on the line t = a x + c.
-    w = [1 / t**2 for _, t in points]
-    sw = sum(w)
-    sx = sum(wi * x for wi, (x, _) in zip(w, points))
-    sy = sum(wi * t for wi, (_, t) in zip(w, points))
-    sxx = sum(wi * x * x for wi, (x, _) in zip(w, points))
-    sxy = sum(wi * x * t for wi, (x, t) in zip(w, points))
-    a = (sw * sxy - sx * sy) / (sw * sxx - sx * sx)
-    c = (sy - a * sx) / sw
-    return 1 / a, c
+def _mem_seconds(m: Measurement, c: Constants) -> float:
+    """Seconds per token of weights + KV, before dividing by e (i.e. at e = 1)."""
+    group = GROUP_OF[m.device_class]
+    k = c.kernels[group].get(quant_family(m.quant), 1.0) * (c.moe[group] if m.model.is_moe else 1.0)
+    k *= _device(m, c)
+    kv = kv_cache_bytes(m.model.arch, m.depth) * c.depth[group]
+    return (m.weights.read_per_token / k + kv) / (m.bandwidth_gbps * 1e9)
 
 
-def efficiency_rows() -> list[dict[str, object]]:
+def _fit_line(points: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """y = a x + b L by least squares on relative error; returns (1/a, b), b >= 0."""
+    w = [1 / y**2 for _, _, y in points]
+    sxx = sum(wi * x * x for wi, (x, _, _) in zip(w, points))
+    sll = sum(wi * n * n for wi, (_, n, _) in zip(w, points))
+    sxl = sum(wi * x * n for wi, (x, n, _) in zip(w, points))
+    sxy = sum(wi * x * y for wi, (x, _, y) in zip(w, points))
+    sly = sum(wi * n * y for wi, (_, n, y) in zip(w, points))
+    det = sxx * sll - sxl * sxl
+    a, b = ((sll * sxy - sxl * sly) / det, (sxx * sly - sxl * sxy) / det) if det > 0 else (0, -1)
+    if b < 0 or a <= 0:
+        a, b = sxy / sxx, 0.0
+    return 1 / a, b
+
+
+def _fit_e(points: list[tuple[float, float, float]], t_layer: float) -> float:
+    """e alone (t_layer fixed), least squares on relative error."""
+    w = [1 / y**2 for _, _, y in points]
+    num = sum(wi * x * x for wi, (x, _, _) in zip(w, points))
+    den = sum(wi * x * (y - n * t_layer) for wi, (x, n, y) in zip(w, points))
+    return num / den if den > 0 else 1.0
+
+
+def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
+    """The factor a row implies for `part` (kernel, moe or depth), given the other constants."""
+    cls, group = m.device_class, GROUP_OF[m.device_class]
+    e, tl = c.e[cls], c.t_layer[cls]
+    left = 1 / m.tps - m.layers * tl  # seconds the memory side took
+    if left <= 0:
+        return None
+    k = c.kernels[group].get(quant_family(m.quant), 1.0)
+    moe = c.moe[group] if m.model.is_moe else 1.0
+    if part != "device":
+        k *= _device(m, c)
+    read = m.weights.read_per_token / (m.bandwidth_gbps * 1e9)
+    kv = kv_cache_bytes(m.model.arch, m.depth) / (m.bandwidth_gbps * 1e9)
+    if part == "depth":
+        return max((left * e - read / (k * moe)) / kv, 0.0) if kv else None
+    if left * e <= kv * c.depth[group]:
+        return None
+    implied = read / (left * e - kv * c.depth[group])  # = k * moe (* device)
+    return implied / {"kernel": moe, "moe": k, "device": k * moe}[part]
+
+
+def fit(rows: list[Measurement]) -> Constants:
+    """Alternate: class lines, then kernel, MoE and depth factors from the rows' residuals."""
+    c = Constants({}, {}, {g: {} for g in set(GROUP_OF.values())},
+                  {g: 1.0 for g in GROUP_OF.values()}, {g: 1.0 for g in GROUP_OF.values()})
+    for _ in range(ITERATIONS):
+        for cls in CLASSES:
+            own = [m for m in rows if m.device_class == cls]
+            pts = [(_mem_seconds(m, c), m.layers, 1 / m.tps) for m in own]
+            if len(own) >= MIN_CLASS_ROWS:
+                c.e[cls], c.t_layer[cls] = _fit_line(pts)
+            elif own and "gpu" in c.t_layer:
+                c.t_layer[cls] = c.t_layer["gpu"]
+                c.e[cls] = _fit_e(pts, c.t_layer[cls])
+        for cls in CLASSES:
+            c.e.setdefault(cls, c.e["gpu"])
+            c.t_layer.setdefault(cls, c.t_layer["gpu"])
+        for group in set(GROUP_OF.values()):
+            mine = [m for m in rows if GROUP_OF[m.device_class] == group]
+            dense = {quant_family(m.quant) for m in mine if not m.model.is_moe}
+            for family in dense - {"legacy"}:
+                ratios = [r for m in mine if quant_family(m.quant) == family and not m.model.is_moe
+                          and m.depth < 256 and (r := _ratio(m, c, "kernel")) is not None]
+                if ratios:
+                    c.kernels[group][family] = statistics.median(ratios)
+            # The MoE factor from MoE rows of quant types also seen dense; then the kernel factor
+            # of types only MoE models use (MXFP4) from their rows, given the MoE factor.
+            ratios = [r for m in mine if m.model.is_moe and m.depth < 256
+                      and quant_family(m.quant) in dense | {"legacy"}
+                      and (r := _ratio(m, c, "moe")) is not None]
+            c.moe[group] = statistics.median(ratios) if ratios else 1.0
+            for family in {quant_family(m.quant) for m in mine} - dense - {"legacy"}:
+                ratios = [r for m in mine if quant_family(m.quant) == family and m.depth < 256
+                          and (r := _ratio(m, c, "kernel")) is not None]
+                if ratios:
+                    c.kernels[group][family] = statistics.median(ratios)
+            deep = [r for m in mine if m.depth >= 1024 and (r := _ratio(m, c, "depth")) is not None]
+            c.depth[group] = statistics.median(deep) if deep else 1.0
+        c.devices = _device_factors(rows, c)
+    return c
+
+
+MIN_DEVICE_ROWS = 2
+
+
+def _device_factors(rows: list[Measurement], c: Constants) -> dict[tuple[str, str], float]:
+    """Per (device, quant family) with at least MIN_DEVICE_ROWS rows: the median residual."""
+    keys: dict[tuple[str, str], list[float]] = {}
+    for m in rows:
+        if m.device_key and m.depth < 1024 and (r := _ratio(m, c, "device")) is not None:
+            keys.setdefault((m.device_key, quant_family(m.quant)), []).append(r)
+    return {k: statistics.median(v) for k, v in keys.items() if len(v) >= MIN_DEVICE_ROWS}
+
+
+def errors(rows: list[Measurement], c: Constants) -> list[float]:
+    return [predict_tps(m, c.efficiency(m.device_class, m.device_key)) / m.tps - 1 for m in rows]
+
+
+def leave_one_out(rows: list[Measurement]) -> list[float]:
+    """Each row predicted by constants fitted without it."""
+    out = []
+    for i, m in enumerate(rows):
+        c = fit(rows[:i] + rows[i + 1:])
+        out.append(predict_tps(m, c.efficiency(m.device_class, m.device_key)) / m.tps - 1)
+    return out
+
+
+def summary(rows: list[Measurement], errs: list[float], where) -> tuple[int, float, float]:
+    picked = [abs(e) for m, e in zip(rows, errs) if where(m)]
+    if not picked:
+        return 0, 0.0, 0.0
+    return len(picked), statistics.median(picked), max(picked)
+
+
+def efficiency_rows(rows: list[Measurement], c: Constants,
+                    loo: list[float]) -> list[dict[str, object]]:
     """The rows of llmfit/data/efficiency.csv."""
-    byte_count = calibration_bytes_read()
-    rows: list[dict[str, object]] = []
-    for cls in DEVICE_CLASSES:
-        pts = [(byte_count / (bw * 1e9), 1 / tps) for _, c, bw, tps in calibration_points()
-               if c == cls]
-        e_max, c = fit_class(pts)
-        rows.append({"device_class": cls, "e_max": round(e_max, 4),
-                     "t_layer_ms": round(c * 1e3 / LLAMA2_7B_LAYERS, 4),
-                     "source": f"fitted on {len(pts)} rows of calibration.csv"})
-    # No CPU rows in calibration.csv: an assumption, reported as such in estimate_basis.
-    rows.append({"device_class": "cpu", "e_max": 0.55, "t_layer_ms": 0.05,
-                 "source": "assumed (no CPU measurements in calibration.csv)"})
-    return rows
+    out: list[dict[str, object]] = []
+    for cls in CLASSES:
+        n, med, worst = summary(rows, loo, lambda m: m.device_class == cls)
+        own = sum(m.device_class == cls for m in rows)
+        source = (f"fitted on {own} rows of tests/data" if own >= MIN_CLASS_ROWS else
+                  f"fitted e on {own} rows of tests/data, t_layer of gpu" if own else
+                  "borrowed from gpu (no rows of its own)")
+        group = GROUP_OF[cls]
+        out.append({"device_class": cls, "e_max": round(c.e[cls], 4),
+                    "t_layer_ms": round(c.t_layer[cls] * 1e3, 4),
+                    "moe_factor": round(c.moe[group], 4), "depth_factor": round(c.depth[group], 4),
+                    "rows": n, "loo_median_pct": round(med * 100, 1),
+                    "loo_max_pct": round(worst * 100, 1), "source": source})
+    return out
+
+
+def kernel_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]]:
+    """The rows of llmfit/data/kernels.csv."""
+    out: list[dict[str, object]] = []
+    for group in sorted(c.kernels):
+        for family, factor in sorted(c.kernels[group].items()):
+            n = sum(GROUP_OF[m.device_class] == group and quant_family(m.quant) == family
+                    for m in rows)
+            out.append({"backend_group": group, "quant_family": family, "factor": round(factor, 4),
+                        "rows": n, "source": f"median of {n} rows of tests/data"})
+    return out
+
+
+def device_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]]:
+    """The rows of llmfit/data/devices.csv."""
+    out: list[dict[str, object]] = []
+    for (device, family), factor in sorted(c.devices.items()):
+        n = sum(m.device_key == device and quant_family(m.quant) == family for m in rows)
+        out.append({"device": device, "quant_family": family, "factor": round(factor, 4),
+                    "rows": n, "source": f"median residual of {n} rows of tests/data"})
+    return out
+
+
+def accuracy_rows(rows: list[Measurement], inside: list[float],
+                  loo: list[float]) -> list[dict[str, object]]:
+    """In-sample and leave-one-out error per evaluation group (llmfit/data/accuracy.csv)."""
+    out: list[dict[str, object]] = []
+    for group in EVAL_GROUPS:
+        n, med, worst = summary(rows, inside, lambda m: group in m.groups)
+        _, lmed, lworst = summary(rows, loo, lambda m: group in m.groups)
+        out.append({"group": group, "rows": n, "in_median_pct": round(med * 100, 1),
+                    "in_max_pct": round(worst * 100, 1), "loo_median_pct": round(lmed * 100, 1),
+                    "loo_max_pct": round(lworst * 100, 1)})
+    return out
 
 
 def write_csv(path: Path, rows: list[dict[str, object]], header: str) -> None:
@@ -155,18 +322,43 @@ def write_csv(path: Path, rows: list[dict[str, object]], header: str) -> None:
 
 QUANTS_HEADER = ("# Bits per weight by tensor group for each quantization llmfit considers.\n"
                  "# Generated by scripts/calibrate.py; see its docstring for the method.\n")
-EFFICIENCY_HEADER = ("# Decode-speed model per device class: t = bytes/(e_max*bandwidth) + "
-                     "layers*t_layer.\n# Generated by scripts/calibrate.py from calibration.csv.\n")
+EFFICIENCY_HEADER = ("# Decode-speed model per device class (see llmfit/estimate.py), with the "
+                     "leave-one-out error\n# of its rows. Generated by scripts/calibrate.py from "
+                     "tests/data/*.csv.\n")
+KERNELS_HEADER = ("# Quant-kernel speed factors per backend group, relative to the legacy types "
+                  "(Q4_0, Q8_0).\n# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
+DEVICES_HEADER = ("# Per-device speed factors by quant family where a device has several "
+                  "measurements.\n# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
+ACCURACY_HEADER = ("# Decode-speed error per group, in-sample and leave-one-out (%).\n"
+                   "# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
+
+
+def tables() -> dict[str, tuple[list[dict[str, object]], str]]:
+    """Every generated table with its header, by file name."""
+    rows, _ = measurements()
+    c = fit(rows)
+    loo = leave_one_out(rows)
+    return {"quants.csv": (quant_rows(), QUANTS_HEADER),
+            "efficiency.csv": (efficiency_rows(rows, c, loo), EFFICIENCY_HEADER),
+            "kernels.csv": (kernel_rows(rows, c), KERNELS_HEADER),
+            "devices.csv": (device_rows(rows, c), DEVICES_HEADER),
+            "accuracy.csv": (accuracy_rows(rows, errors(rows, c), loo), ACCURACY_HEADER)}
 
 
 def main(argv: list[str]) -> int:
-    quants, efficiency = quant_rows(), efficiency_rows()
-    for row in quants + efficiency:
-        print(row)
+    rows, skipped = measurements()
+    print(f"{len(rows)} speed rows; {len(skipped)} skipped")
+    for line in skipped:
+        print("  skipped:", line)
+    generated = tables()
+    for name, (table, _) in generated.items():
+        print(f"\n{name}")
+        for row in table:
+            print("  ", row)
     if "--write" in argv:
-        write_csv(OUT / "quants.csv", quants, QUANTS_HEADER)
-        write_csv(OUT / "efficiency.csv", efficiency, EFFICIENCY_HEADER)
-        print("wrote", OUT / "quants.csv", OUT / "efficiency.csv")
+        for name, (table, header) in generated.items():
+            write_csv(OUT / name, table, header)
+        print("wrote", ", ".join(generated))
     return 0
 
 

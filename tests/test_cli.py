@@ -21,7 +21,7 @@ def test_top_table_fits_80_columns(run):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("top: 5 of ")
     assert all(len(line) <= 80 for line in lines)
-    rows = [line for line in lines if re.search(r" CPU +(Good|Marginal) +[\d.]+ +[\d.]+ +\d+$", line)]
+    rows = [line for line in lines if re.search(r" CPU +(Good|Marginal) +[\d.]+ +~?[\d.]+ +\d+$", line)]
     assert len(rows) == 5
 
 

@@ -50,10 +50,24 @@ def _amd_card(card: Path, pci: str) -> tuple[GpuReading | None, str | None]:
         note = f"AMD: {model.name}: VRAM unreadable, assumed {model.vram_gib:g} GiB from the table"
         return GpuReading(model.name, model.vram_gib, None), note
     vram = bytes_to_gib(total)
+    apu = lookup_gpu_by_pci(pci)
+    if apu is not None and apu.unified_memory:  # Strix Halo: carve-out + GTT pool
+        return _unified_apu(device, apu.name, total, used)
     if vram < MIN_DISCRETE_VRAM_GIB:
         return None, None  # integrated graphics: inference runs from system RAM
     free = bytes_to_gib(total - used) if used is not None else None
     return GpuReading(amd_name(product, pci, vram), vram, free), None
+
+
+def _unified_apu(device: Path, name: str, vram_total: int, vram_used: int | None) -> tuple[GpuReading, str]:
+    from llmfit.hardware.unified import strix_halo_pool_gib
+
+    gtt, gtt_used = read_int(device / "mem_info_gtt_total"), read_int(device / "mem_info_gtt_used")
+    pool = strix_halo_pool_gib(bytes_to_gib(vram_total), bytes_to_gib(gtt) if gtt else None, 0.0)
+    used = bytes_to_gib((vram_used or 0) + (gtt_used or 0))
+    note = (f"AMD: {name}: unified memory, GPU pool = {bytes_to_gib(vram_total):g} GiB carve-out "
+            f"+ {bytes_to_gib(gtt or 0):g} GiB GTT")
+    return GpuReading(name, pool, round(max(pool - used, 0.0), 2)), note
 
 
 def parse_rocm_smi(text: str) -> list[GpuReading]:

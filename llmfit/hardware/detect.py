@@ -42,6 +42,10 @@ def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/pro
     total_ram, available_ram, ram_note = read_ram_gib()
     notes += [ram_note] if ram_note else []
     gpus = _detect_gpus(system, arch, sys_root, sysctl, notes)
+    from llmfit.hardware.unified import with_unified_pcs
+
+    gpus, unified_notes = with_unified_pcs(gpus, available_ram)
+    notes += unified_notes
     apple = next((g for g in gpus if g.unified_memory), None)
     notes += [
         f"{g.name}: not in the device table; memory bandwidth unknown"

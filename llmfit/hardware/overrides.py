@@ -130,6 +130,9 @@ def _with_cores(spec: SystemSpec, cores: int) -> SystemSpec:
 
 def _with_gpus(spec: SystemSpec, choices: list[GpuChoice], *, ram_given: bool) -> SystemSpec:
     label = " + ".join(f"{c.count}x {c.model.name}" for c in choices)
+    if choices[0].model.unified_memory and choices[0].model.backend != "Metal":
+        spec = _with_unified_pc(spec, choices[0].model, ram_given)
+        return _noted(spec, f"GPU overridden: {label}")
     if choices[0].model.unified_memory:
         spec = _with_apple_chip(spec, choices[0].model, ram_given)
         return _noted(spec, f"GPU overridden: {label}")
@@ -172,6 +175,20 @@ def _with_apple_chip(spec: SystemSpec, model: GpuModel, ram_given: bool) -> Syst
         os="macos",
         arch="arm64",
     )
+
+
+def _with_unified_pc(spec: SystemSpec, model: GpuModel, ram_given: bool) -> SystemSpec:
+    """Strix Halo or GB10: unified memory; the pool the runtime can use of --ram or 128 GB."""
+    from llmfit.hardware.unified import simulated_pool_gib
+
+    if not ram_given:
+        note = f"RAM set to {model.vram_gib:.1f} GiB (the usual memory of {model.name})"
+        spec = _noted(spec, note, total_ram_gib=model.vram_gib, available_ram_gib=model.vram_gib)
+    pool, note = simulated_pool_gib(model.name, model.backend, spec.os, spec.total_ram_gib)
+    device = GpuDevice(name=model.name, vram_gib=pool, free_vram_gib=pool, backend=model.backend,
+                       unified_memory=True, bandwidth_gbps=model.bandwidth_gbps)
+    return _noted(spec, note, gpus=(device,), unified_memory=True,
+                  ram_bandwidth_gbps=model.bandwidth_gbps)
 
 
 def _with_unified_pool(spec: SystemSpec, pool_gib: float) -> SystemSpec:
