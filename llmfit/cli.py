@@ -319,6 +319,31 @@ def update(publisher: Annotated[Optional[List[str]], typer.Option("--publisher",
         typer.echo(f"skipped: {line}", err=True)
 
 
+@app.command()
+def bench(ctx: typer.Context,
+          source: Annotated[str, typer.Argument(metavar="MODEL", help="A .gguf path, ollama:TAG, or a catalog model pulled in Ollama.")],
+          llama_bench: Annotated[Optional[str], typer.Option("--llama-bench", metavar="PATH", help="The llama-bench binary (default: llama-bench on PATH).", show_default=False)] = None,
+          json_out: Json = False) -> None:
+    """Measure a local GGUF with llama-bench; rows then show measured_tps and this machine's
+    correction applies to the other estimates of the same device class."""
+    opts = _merge(ctx)
+    with _friendly_errors():
+        from llmfit import local_bench as lb
+        from llmfit.catalog import load_catalog
+        from llmfit.resolve import resolve_local_gguf
+
+        binary = lb.find_llama_bench(llama_bench)
+        model, name = resolve_local_gguf(source, lambda: load_catalog(opts.get("catalog")))
+        record, factor = lb.bench_model(_service(opts, catalog=[]), model, name, binary)
+    if json_out:
+        _print_json({"record": lb.describe(record), "local_factor": factor})
+        return
+    typer.echo(lb.summary_line(record))
+    if factor is not None:
+        typer.echo(f"Estimates for the {record.device_class} class on this machine are now "
+                   f"scaled by {factor:.2f}.")
+
+
 def _usage(message: str) -> Exception:
     from llmfit.errors import UsageError
 

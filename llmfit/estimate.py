@@ -60,6 +60,7 @@ class Efficiency:
     loo_max: float = 0.0
     kernels: tuple[tuple[str, float], ...] = ()  # (quant family, speed factor vs legacy types)
     device: tuple[tuple[str, float], ...] = ()  # this device's own factors by quant family
+    local_factor: float = 1.0  # measured / estimated on this very machine (`llmfit bench`)
 
     def kernel(self, quant: str) -> float:
         """How fast a quant type's kernels stream relative to the legacy types here, with the
@@ -178,10 +179,42 @@ def parameter_groups(arch: Architecture, params_b: float) -> dict[str, float]:
             "body": body}
 
 
+# K-quants store rows in super-blocks of 256: a tensor whose rows (ne0) are not a multiple of 256
+# falls back to another type (llama.cpp's llama-quant.cpp): Q2_K/Q3_K -> IQ4_NL, Q4_K -> Q5_0,
+# Q5_K -> Q5_1, Q6_K -> Q8_0. Extra bits per weight of the fallback, per base type:
+K_FALLBACK_EXTRA_BPW = {"Q2_K": 4.5 - 2.625, "Q3_K_M": 4.5 - 3.4375, "Q4_K_M": 5.5 - 4.5,
+                        "Q5_K_M": 6.0 - 5.5, "Q6_K": 8.5 - 6.5625}
+K_OUTPUT_FALLBACK_BPW = 8.5  # Q6_K output / tied embedding -> Q8_0
+K_BLOCK = 256
+
+
+def k_fallback_share(arch: Architecture) -> float:
+    """Share of the body's weights in tensors whose rows are not a multiple of 256: those with
+    hidden-size rows (q, k, v, gate, up) when hidden_size is not, plus o_proj / down likewise."""
+    h, q_dim = arch.hidden_size, arch.attention_heads * arch.head_dim
+    width = arch.intermediate_size or arch.moe_intermediate_size or 0
+    kv_dim = arch.kv_heads * arch.head_dim
+    parts = {"qkv": h * (q_dim + 2 * kv_dim), "o": q_dim * h, "gate_up": 2 * h * width,
+             "down": width * h}
+    rows = {"qkv": h, "o": q_dim, "gate_up": h, "down": width}
+    total = sum(parts.values())
+    odd = sum(n for k, n in parts.items() if rows[k] % K_BLOCK)
+    return odd / total if total else 0.0
+
+
 def weight_bytes(arch: Architecture, params_b: float, quant: Quant) -> WeightBytes:
     """Bytes of the weight file(s) at `quant`, and bytes read per decoded token."""
     g = parameter_groups(arch, params_b)
     body_bpw = quant.dense_bpw if arch.is_moe else quant.body_bpw
+    expert_bpw = quant.body_bpw
+    output_bpw = quant.output_bpw
+    extra = K_FALLBACK_EXTRA_BPW.get(quant.name)
+    if extra and arch.hidden_size % K_BLOCK:
+        body_bpw += extra * k_fallback_share(arch)
+        expert_bpw += extra * k_fallback_share(arch)
+        output_bpw = max(output_bpw, K_OUTPUT_FALLBACK_BPW)
+    quant = Quant(quant.name, quant.runtime, expert_bpw, quant.embed_bpw, output_bpw,
+                  quant.dense_bpw, quant.quality_penalty)
     # A tied embedding doubles as the output matrix, so llama.cpp stores it at the output type.
     embed_bpw = quant.output_bpw if arch.tied_embeddings else quant.embed_bpw
     embed = g["embed"] * embed_bpw / 8

@@ -8,7 +8,8 @@ Run modes, best first: `gpu` (everything in VRAM / the Metal working set), `moe_
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Mapping
 
 from llmfit.architecture import Architecture
 from llmfit.estimate import (GIB, Efficiency, WeightBytes, cpu_stream_gbps, decode_seconds,
@@ -94,9 +95,12 @@ class Pools:
     cpu_bandwidth_measured: bool = False
 
 
-def machine_pools(system: SystemSpec) -> Pools:
-    """Pools of a machine: GPU memory summed over cards, bandwidth as a layer split sees it."""
-    table = efficiency_table()
+def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) -> Pools:
+    """Pools of a machine: GPU memory summed over cards, bandwidth as a layer split sees it.
+    `local`: per-class corrections measured on this machine (`llmfit bench`)."""
+    local = local or {}
+    table = {cls: replace(eff, local_factor=local[cls]) if cls in local else eff
+             for cls, eff in efficiency_table().items()}
     gpu_gib, weighted_time, backend, eff = 0.0, 0.0, None, None
     unknown_bw = False
     for gpu in system.gpus:
@@ -219,6 +223,7 @@ def decode_speed(placement: Placement, arch: Architecture, weights: WeightBytes,
         calibrated = calibrated and pools.cpu_efficiency.calibrated
     eff = pools.gpu_efficiency if on_gpu and pools.gpu_efficiency else pools.cpu_efficiency
     seconds += layer_overhead_seconds(arch.layers, eff)
+    seconds /= eff.local_factor  # measured / estimated on this machine (`llmfit bench`)
     main_bw = pools.gpu_bandwidth_gbps if on_gpu else pools.cpu_bandwidth_gbps
     effective = (weights.read_per_token + kv) / (seconds * main_bw * 1e9) if main_bw else None
     return SpeedEstimate(1.0 / seconds, effective, calibrated)

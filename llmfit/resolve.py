@@ -87,3 +87,31 @@ def _ollama(tag: str) -> Resolved:
     from dataclasses import replace
 
     return Resolved(replace(model, name=tag.removeprefix("ollama:"), ollama_name=tag.removeprefix("ollama:")), "ollama")
+
+
+def resolve_local_gguf(source: str, catalog: Catalog) -> tuple[ModelSpec, str]:
+    """A GGUF to benchmark and the name to keep its result under (the catalog name where the
+    file is a pulled Ollama tag of a catalog model)."""
+    text = source.strip()
+    is_file = text.lower().endswith(".gguf") or Path(text).expanduser().is_file()
+    if is_file or text.startswith("ollama:"):
+        model = resolve_source(text, []).model
+        models = catalog() if callable(catalog) else catalog
+        match = _catalog_for_tag(models, model.ollama_name)
+        return model, match or model.name
+    models = catalog() if callable(catalog) else catalog
+    found = find_in_catalog(text, models)
+    if found is None or not found.ollama_name:
+        raise UsageError(f"no local GGUF of {text!r} found: pass the .gguf path or ollama:TAG")
+    return resolve_source("ollama:" + found.ollama_name, []).model, found.name
+
+
+def _catalog_for_tag(models: list[ModelSpec], tag: str | None) -> str | None:
+    if not tag:
+        return None
+
+    def full(t: str) -> str:
+        return t if ":" in t else t + ":latest"
+
+    hits = [m.name for m in models if m.ollama_name and full(m.ollama_name) == full(tag)]
+    return hits[0] if hits else None

@@ -6,7 +6,7 @@ import os
 import shlex
 import platform
 import socket
-from typing import Any
+from typing import Any, Mapping
 
 from llmfit.catalog import parameter_count_label
 from llmfit.estimate import cpu_stream_gbps
@@ -91,6 +91,7 @@ def _gpu_share(result: FitResult, pools: Pools) -> float:
 def estimate_basis(result: FitResult, pools: Pools) -> dict[str, Any]:
     """How the figures on the row were derived."""
     on_cpu = result.mode is RunMode.CPU_ONLY
+    eff = pools.cpu_efficiency if on_cpu else pools.gpu_efficiency
     if result.tps is None:
         method = "none: does not fit" if result.level.code == "too_tight" else "none: bandwidth unknown"
     else:
@@ -101,7 +102,7 @@ def estimate_basis(result: FitResult, pools: Pools) -> dict[str, Any]:
         "ddr_bandwidth_gbps": one_decimal(pools.cpu_bandwidth_gbps),
         "efficiency": None if result.speed.efficiency is None else round(result.speed.efficiency, 3),
         "assumed_context": int(result.assumed_context),
-        "local_calibration": False,
+        "local_calibration": bool(eff is not None and eff.local_factor != 1.0),
     }
 
 
@@ -143,8 +144,10 @@ def _file_note(result: FitResult) -> list[str]:
     return [f"Weights are the file's own: {exact.total_bytes:,} bytes at {exact.quant}."]
 
 
-def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """One model row; `pulled` holds the Ollama tags found on this machine."""
+def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset(),
+             measured: Mapping[tuple[str, str], float] | None = None) -> dict[str, Any]:
+    """One model row; `pulled` holds the Ollama tags found on this machine, `measured` the
+    speeds `llmfit bench` recorded on it by (model, quant)."""
     m, s = result.model, result.scores
     return {
         "name": m.name, "provider": m.provider,
@@ -181,14 +184,15 @@ def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset
         "ollama_name": m.ollama_name,
         "estimate_basis": estimate_basis(result, pools),
         "verify_command": verify_command(result, pools),
-        "measured_tps": None,
+        "measured_tps": one_decimal((measured or {}).get(
+            (m.name.lower(), (result.quant or "").upper()))),
     }
 
 
 def envelope(node: dict[str, str], system: SystemSpec, pools: Pools, total: int,
-             rows: list[FitResult], query: Query,
-             pulled: frozenset[str] = frozenset()) -> dict[str, Any]:
+             rows: list[FitResult], query: Query, pulled: frozenset[str] = frozenset(),
+             measured: Mapping[tuple[str, str], float] | None = None) -> dict[str, Any]:
     """The envelope of /models, /models/top, /models/{name} and `--json` listings."""
-    models = [row_json(r, pools, pulled) for r in rows]
+    models = [row_json(r, pools, pulled, measured) for r in rows]
     return {"node": node, "system": system_json(system), "total_models": int(total),
             "returned_models": len(models), "filters": query.echo(), "models": models}

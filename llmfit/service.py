@@ -65,15 +65,19 @@ class LlmfitService:
                  refresh_seconds: float | None = None,
                  probe: Callable[[], SystemSpec] | None = None,
                  catalog: list[ModelSpec] | None = None,
-                 pulled_probe: Callable[[], frozenset[str]] | None = None) -> None:
+                 pulled_probe: Callable[[], frozenset[str]] | None = None,
+                 bench_records: Callable[[], list[Any]] | None = None) -> None:
         self._catalog = catalog if catalog is not None else load_catalog(catalog_path)
         self._overrides = overrides
         self._probe = probe or (lambda: detect_machine())  # looked up per call: tests replace it
         self._refresh_seconds = refresh_seconds
         self.max_context = max_context
         self._pulled_probe = pulled_probe or _local_pulled
+        self._bench_records = bench_records or _local_bench_records
         self._snapshot: SystemSpec | None = None
         self._pulled: frozenset[str] = frozenset()
+        self._local: dict[str, float] = {}
+        self._measured: dict[tuple[str, str], float] = {}
         self._snapshot_at = 0.0
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], tuple[list[FitResult], Pools]] = OrderedDict()
@@ -94,6 +98,7 @@ class LlmfitService:
             if self._snapshot is None or stale:
                 self._snapshot = self._overrides.apply(self._probe())
                 self._pulled = self._pulled_probe()
+                self._local, self._measured = _local_truth(self._snapshot, self._bench_records())
                 self._snapshot_at = time.monotonic()
             return self._snapshot
 
@@ -111,6 +116,18 @@ class LlmfitService:
             return system
         return _what_if(system, query)
 
+    def pools_for(self, system: SystemSpec) -> Pools:
+        """Pools of `system`, with this machine's `llmfit bench` corrections when it is this
+        machine (not a what-if)."""
+        local = self._local if system == self._snapshot else None
+        return machine_pools(system, local)
+
+    @property
+    def measured(self) -> dict[tuple[str, str], float]:
+        """Speeds `llmfit bench` recorded on this machine, by (model, quant)."""
+        self.snapshot()
+        return self._measured
+
     def analyses(self, system: SystemSpec, options: AnalysisOptions) -> tuple[list[FitResult], Pools]:
         """Every catalog model analysed for `system` (cached per machine and options)."""
         key = (system, options)
@@ -118,7 +135,7 @@ class LlmfitService:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        pools = machine_pools(system)
+        pools = self.pools_for(system)
         results = [analyse(model, pools, options) for model in self._catalog]
         with self._lock:
             self._cache[key] = (results, pools)
@@ -150,7 +167,8 @@ class LlmfitService:
 
         system, pools, total, rows = self.listing(query)
         shown = replace(query, max_context=query.max_context or self.max_context)
-        return envelope(self.node, system, pools, total, rows, shown, self.pulled)
+        measured = self.measured if system == self._snapshot else {}
+        return envelope(self.node, system, pools, total, rows, shown, self.pulled, measured)
 
     def model_body(self, model: ModelSpec, query: Query, all_quants: bool = False) -> dict[str, Any]:
         """`llmfit info --json`: the envelope of /api/v1/models/{name} for one model (any source),
@@ -158,14 +176,15 @@ class LlmfitService:
         from llmfit.serialize import envelope
 
         system = self.system_for(query)
-        pools = machine_pools(system)
+        pools = self.pools_for(system)
         options = self.options_for(query)
         if all_quants and options.quant is None:
             rows = [analyse(model, pools, replace(options, quant=q)) for q in info_quants(model, pools)]
         else:
             rows = [analyse(model, pools, options)]
         shown = replace(query, max_context=query.max_context or self.max_context, name=model.name)
-        return envelope(self.node, system, pools, len(rows), rows, shown, self.pulled)
+        measured = self.measured if system == self._snapshot else {}
+        return envelope(self.node, system, pools, len(rows), rows, shown, self.pulled, measured)
 
 
 def info_quants(model: ModelSpec, pools: Pools) -> list[str]:
@@ -181,6 +200,22 @@ def info_quants(model: ModelSpec, pools: Pools) -> list[str]:
     if pools.gpu_backend in ("CUDA", "ROCm"):
         names += [q for q in ("FP8", "AWQ", "GPTQ") if q in model.quants]
     return names
+
+
+def _local_bench_records() -> list[Any]:
+    from llmfit.local_bench import load_records
+
+    return load_records()
+
+
+def _local_truth(system: SystemSpec, records: list[Any]) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+    """Per-class corrections and measured speeds recorded on this machine."""
+    if not records:
+        return {}, {}
+    from llmfit.local_bench import local_factors, machine_key, measured_speeds
+
+    key = machine_key(system.cpu_name, [g.name for g in system.gpus])
+    return local_factors(records, key), measured_speeds(records, key)
 
 
 def _local_pulled() -> frozenset[str]:
