@@ -15,8 +15,9 @@ from pathlib import Path
 
 from llmfit.architecture import Architecture
 from llmfit.catalog import ModelSpec, builtin_catalog_path, read_catalog_file
-from llmfit.estimate import (GIB, Efficiency, WeightBytes, decode_seconds, depth_seconds,
-                             device_class, kv_cache_bytes, layer_overhead_seconds, quant_table,
+from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, decode_seconds,
+                             depth_seconds,
+                             device_class, layer_overhead_seconds, quant_table,
                              weight_bytes)
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -49,17 +50,22 @@ MODEL_ALIASES = {
     "mixtral-8x7b": "mistralai/Mixtral-8x7B-Instruct-v0.1",
     "deepseek-v2-lite": "deepseek-ai/DeepSeek-V2-Lite-Chat", "olmoe-1b-7b": "allenai/OLMoE-1B-7B-0924-Instruct",
     "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "tinyllama-1.1b": None,
+    "phi-4": "microsoft/phi-4", "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+    "deepseek-r1": "deepseek-ai/DeepSeek-R1", "afm-4.5b": "arcee-ai/AFM-4.5B",
 }
 # Quant names of community files -> the llama.cpp type whose sizes they follow.
-QUANT_ALIASES = {"Q4_K_XL": "Q4_K_M", "Q3_K_XL": "Q3_K_M", "Q3_K_S": "Q3_K_M", "Q4_K_S": "Q4_K_M",
+QUANT_ALIASES = {"Q4_0_4_8": "Q4_0", "Q4_K_XL": "Q4_K_M", "Q3_K_XL": "Q3_K_M", "Q3_K_S": "Q3_K_M", "Q4_K_S": "Q4_K_M",
                  "Q5_K_S": "Q5_K_M", "Q4_1": "Q4_0", "Q6_K_XL": "Q6_K", "Q8_K_XL": "Q8_0",
                  "Q2_K_XL": "Q2_K", "IQ4_NL": "IQ4_XS"}
-# Rows left out of the fit, with the reason (each is a real measurement of something else).
+# Rows left out of the fit, with the reason (each is a real measurement of something else):
+# (text in the device name, model, quant or None for any) -> reason.
 EXCLUDED = {
-    ("Qwen3-30B-A3B", "BF16", "Vulkan"): "the Vulkan driver has no BF16 support: compute-bound "
-                                          "(the source's own note), not a bandwidth figure",
-    ("gpt-oss-20b", "F16", "Vulkan"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense tensors, "
-                                      "a mix no llmfit quantization describes",
+    ("Radeon 8060S", "Qwen3-30B-A3B", "BF16"): "the Vulkan driver has no BF16 support: "
+                                                 "compute-bound (the source's note)",
+    ("Radeon 8060S", "gpt-oss-20b", "F16"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense "
+                                              "tensors, a mix no llmfit quantization describes",
+    ("M2 Max (CPU cores only", None, None): "3-4 threads of a 12-core chip: thread-bound, the "
+                                            "chip's bandwidth is not what they stream",
 }
 _DATACENTER = re.compile(r"\b(A100|A800|H100|H800|H200|GH200|B200|MI2\d\d|MI3\d\dX?)\b", re.I)
 
@@ -140,6 +146,10 @@ def _weights(model: ModelSpec, quant: str, row: dict[str, str]) -> WeightBytes:
                        est.read_per_token * k)
 
 
+def backend_of(row: dict[str, str]) -> str:
+    return (row.get("backend") or "").strip()
+
+
 def _device_key(device: str, backend: str, bandwidth: float) -> str | None:
     if backend == "CPU":
         return None
@@ -171,7 +181,13 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
             continue
         for row in read_rows(path):
             label = f"{file}: {row.get('device')} {row.get('model')} {row.get('quant')}"
-            reason = EXCLUDED.get((row.get("model"), row.get("quant"), row.get("backend")))
+            if backend_of(row) == "Vulkan" and "NVIDIA" in row.get("device", ""):
+                skipped.append(f"{label}: NVIDIA cards are estimated for llama.cpp's CUDA "
+                               "backend; a Vulkan run is another backend's figure")
+                continue
+            reason = next((why for (dev, mod, q), why in EXCLUDED.items()
+                           if dev in row.get("device", "") and mod in (None, row.get("model"))
+                           and q in (None, row.get("quant"))), None)
             if reason:
                 skipped.append(f"{label}: {reason}")
                 continue
@@ -182,7 +198,10 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
                 skipped.append(f"{label}: unknown model/quant or no bandwidth")
                 continue
             backend = row["backend"]
-            cls = "cpu" if backend == "CPU" else "apple" if backend == "Metal" else (
+            # CPU rows: bandwidth measured by llmfit's own probe (this project's runs) or the
+            # memory's spec sheet (published rows): two classes, each used with its own kind.
+            cpu = "cpu" if file == "cpu-measured.csv" else "cpu_spec"
+            cls = cpu if backend == "CPU" else "apple" if backend == "Metal" else (
                 "datacenter" if _DATACENTER.search(row["device"]) else "gpu")
             out.append(Measurement(row["device"], backend, cls,
                                    groups_of(row["device"], backend, model), float(bw), model,
@@ -196,7 +215,7 @@ def predict_tps(m: Measurement, eff: Efficiency) -> float:
     """llmfit's decode estimate for a measurement, with the given class constants."""
     seconds = decode_seconds(m.weights.read_per_token, m.bandwidth_gbps, eff, m.quant,
                              m.model.is_moe)
-    seconds += depth_seconds(kv_cache_bytes(m.model.arch, m.depth), m.bandwidth_gbps, eff)
+    seconds += depth_seconds(attended_tokens(m.model.arch, m.depth), m.bandwidth_gbps, eff)
     seconds += layer_overhead_seconds(m.layers, eff)
     return 1.0 / seconds
 

@@ -4,7 +4,7 @@ Weights: bits per weight by tensor group from `data/quants.csv` (fitted to real 
 KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), f16 elements.
 Speed: decode reads every active weight once per token, so
     t_token = bytes_read / (e_max * k_quant * k_moe * bandwidth) + layers * t_layer
-              + kv_bytes(depth) * k_depth / (e_max * bandwidth)
+              + attended(depth) * k_depth / (e_max * bandwidth)
 with (e_max, t_layer, k_moe, k_depth) per device class from `data/efficiency.csv` and the quant
 kernel factors k_quant per backend from `data/kernels.csv`, all fitted by scripts/calibrate.py
 on published and measured llama.cpp results (tests/data/).
@@ -25,8 +25,10 @@ KV_BYTES_PER_ELEMENT = 2  # f16 cache, the llama.cpp / Ollama default
 DEVICE_RESERVE_GIB = {"CUDA": 457 / 1024, "ROCm": 457 / 1024, "Metal": 0.5}  # Ollama's minimums
 DEFAULT_RESERVE_GIB = 0.25  # SYCL/Vulkan: not published; a quarter GiB
 MICRO_BATCH = 512  # llama.cpp's default n_ubatch: rows of the compute buffer
-# Decode is done by a few cores on small machines: each core streams about this much (GB/s).
-CPU_CORE_STREAM_GBPS = 7.0
+# Where the CPU bandwidth is not measured (LLMFIT_NO_MEASURE, what-if machines), decode streams
+# the memory's peak (cpu_spec constants), capped by what a few cores can pull: about this much
+# per core (GB/s) on current desktop parts; the probe measured 35-40 on this project's VMs.
+CPU_CORE_STREAM_GBPS = 25.0
 DEFAULT_DDR_GBPS = 51.2  # dual-channel DDR4-3200 peak (estimation.md), when nothing is known
 _DATACENTER = re.compile(r"\b(A100|A800|H100|H800|H200|GH200|B100|B200|GB200|V100|P100|MI\d{3}X?)\b",
                          re.IGNORECASE)
@@ -72,7 +74,7 @@ class Efficiency:
     @property
     def backend_group(self) -> str:
         """The kernel family the class runs: cpu, metal or gpu (CUDA/ROCm/Vulkan)."""
-        return {"cpu": "cpu", "apple": "metal"}.get(self.device_class, "gpu")
+        return {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal"}.get(self.device_class, "gpu")
 
 
 def _read_data(name: str) -> list[dict[str, str]]:
@@ -101,7 +103,7 @@ def efficiency_table() -> dict[str, Efficiency]:
     table = {}
     for row in _read_data("efficiency.csv"):
         cls = row["device_class"]
-        group = {"cpu": "cpu", "apple": "metal"}.get(cls, "gpu")
+        group = {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal"}.get(cls, "gpu")
         table[cls] = Efficiency(
             cls, float(row["e_max"]), float(row["t_layer_ms"]), row["source"].startswith("fitted"),
             float(row["moe_factor"]), float(row["depth_factor"]), int(row["rows"]),
@@ -128,6 +130,18 @@ def for_device(eff: Efficiency, gpu_name: str) -> Efficiency:
     model = lookup_gpu(gpu_name)
     own = device_factor_table().get(model.name) if model else None
     return replace(eff, device=own) if own else eff
+
+
+@cache
+def _repack_table() -> dict[tuple[str, str], float]:
+    return {(r["cpu_arch"], r["quant"].upper()): float(r["share"]) for r in _read_data("repack.csv")}
+
+
+def repack_share(cpu_arch: str, quant: str) -> float:
+    """Share of the weight bytes llama.cpp's CPU backend copies into a repacked layout at load
+    (data/repack.csv); 0 where the type is not repacked on this CPU."""
+    arch = "arm64" if cpu_arch in ("arm64", "aarch64") else "x86_64"
+    return _repack_table().get((arch, quant.upper()), 0.0)
 
 
 def quant_family(quant: str) -> str:
@@ -262,9 +276,21 @@ def decode_seconds(bytes_read: float, bandwidth_gbps: float, eff: Efficiency,
     return bytes_read / (factor * bandwidth_gbps * 1e9)
 
 
-def depth_seconds(kv_bytes: float, bandwidth_gbps: float, eff: Efficiency) -> float:
-    """Extra time per token of attending over `kv_bytes` of filled KV cache."""
-    return kv_bytes * eff.depth_factor / (eff.e_max * bandwidth_gbps * 1e9)
+def attended_tokens(arch: Architecture, depth: int) -> float:
+    """Token-layers one decoded token attends over at `depth`: every attention layer reads
+    the cache, local layers at most their window."""
+    if not arch.attention_layers:
+        return 0.0
+    local = arch.sliding_window_layers if arch.sliding_window else 0
+    full = arch.attention_layers - local
+    return float(full * depth + local * min(depth, arch.sliding_window or 0))
+
+
+def depth_seconds(attended: float, bandwidth_gbps: float, eff: Efficiency) -> float:
+    """Extra time per token of attending over `attended` token-layers of filled cache: each
+    costs `depth_factor` bytes' worth of streaming (fitted; on CPUs attention is compute-bound,
+    so this is far more than the cache's bytes)."""
+    return attended * eff.depth_factor / (eff.e_max * bandwidth_gbps * 1e9)
 
 
 def layer_overhead_seconds(layers: int, eff: Efficiency) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from llmfit.catalog import ModelSpec
 from llmfit.errors import UsageError
-from llmfit.estimate import GIB, Quant, WeightBytes, quant_table, weight_bytes
+from llmfit.estimate import GIB, Quant, WeightBytes, quant_table, repack_share, weight_bytes
 from llmfit.placement import (FitLevel, Placement, Pools, RunMode, SpeedEstimate, decode_speed,
                               max_utilization, memory_need_gib, place)
 from llmfit.scoring import Scores, score_model
@@ -280,6 +280,11 @@ def _notes(model: ModelSpec, quant: Quant, placed: Placement, usable: int, conte
                      "the rest runs from system RAM, which sets the speed.")
     elif placed.mode is RunMode.CPU_ONLY and pools.gpu_gib > 0:
         notes.append("Does not fit the GPU; runs on the CPU.")
+    if placed.mode is RunMode.CPU_ONLY and (share := repack_share(pools.cpu_arch, quant.name)):
+        extra = share * model_weights(model, quant).total / GIB
+        notes.append(f"llama.cpp repacks {extra:.1f} GiB of {quant.name} weights for the CPU at "
+                     f"load: peak memory ~{placed.required_gib + extra:.1f} GiB while loading "
+                     "(--no-repack avoids it).")
     if quant.name in LOW_QUANTS:
         notes.append(f"{quant.name} is a heavy quantization: expect a loss of quality.")
     if usable < context:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Mapping
 
 from llmfit.architecture import Architecture
-from llmfit.estimate import (GIB, Efficiency, WeightBytes, cpu_stream_gbps, decode_seconds,
+from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, cpu_stream_gbps,
+                             decode_seconds,
                              depth_seconds, device_class, efficiency_table, for_device,
                              kv_cache_bytes,
                              layer_overhead_seconds,
@@ -93,6 +94,7 @@ class Pools:
     gpu_devices: int
     unified: bool
     cpu_bandwidth_measured: bool = False
+    cpu_arch: str = "x86_64"
 
 
 def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) -> Pools:
@@ -118,9 +120,11 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
                  gpu_bandwidth_gbps=bandwidth, gpu_efficiency=eff,
                  cpu_bandwidth_gbps=cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores,
                                                     system.cpu_bandwidth_gbps),
-                 cpu_efficiency=table["cpu"], gpu_devices=system.gpu_count,
+                 cpu_efficiency=table["cpu" if system.cpu_bandwidth_gbps else "cpu_spec"],
+                 gpu_devices=system.gpu_count,
                  unified=system.unified_memory,
-                 cpu_bandwidth_measured=system.cpu_bandwidth_gbps is not None)
+                 cpu_bandwidth_measured=system.cpu_bandwidth_gbps is not None,
+                 cpu_arch=system.arch)
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,7 @@ def decode_speed(placement: Placement, arch: Architecture, weights: WeightBytes,
                  depth: int, pools: Pools, quant: str = "Q4_0", moe: bool = False) -> SpeedEstimate:
     """Tokens per second with `depth` tokens in the KV cache: weight bytes read from each pool
     at its bandwidth and kernel efficiency, attention over the cache, and per-layer costs."""
-    kv = kv_cache_bytes(arch, depth)
+    kv = attended_tokens(arch, depth)
     gpu_bytes = weights.read_per_token * placement.gpu_fraction
     cpu_bytes = weights.read_per_token - gpu_bytes
     on_gpu = placement.mode is not RunMode.CPU_ONLY
@@ -225,5 +229,5 @@ def decode_speed(placement: Placement, arch: Architecture, weights: WeightBytes,
     seconds += layer_overhead_seconds(arch.layers, eff)
     seconds /= eff.local_factor  # measured / estimated on this machine (`llmfit bench`)
     main_bw = pools.gpu_bandwidth_gbps if on_gpu else pools.cpu_bandwidth_gbps
-    effective = (weights.read_per_token + kv) / (seconds * main_bw * 1e9) if main_bw else None
+    effective = weights.read_per_token / (seconds * main_bw * 1e9) if main_bw else None
     return SpeedEstimate(1.0 / seconds, effective, calibrated)

@@ -103,7 +103,11 @@ def resolve_local_gguf(source: str, catalog: Catalog) -> tuple[ModelSpec, str]:
     found = find_in_catalog(text, models)
     if found is None or not found.ollama_name:
         raise UsageError(f"no local GGUF of {text!r} found: pass the .gguf path or ollama:TAG")
-    return resolve_source("ollama:" + found.ollama_name, []).model, found.name
+    try:
+        return resolve_source("ollama:" + found.ollama_name, []).model, found.name
+    except NotFoundError:
+        raise UsageError(f"no local GGUF of {found.name} found ({found.ollama_name} is not "
+                         "pulled in Ollama): pass the .gguf path or ollama:TAG") from None
 
 
 def _catalog_for_tag(models: list[ModelSpec], tag: str | None) -> str | None:

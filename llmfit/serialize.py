@@ -116,6 +116,15 @@ def memory_breakdown(result: FitResult) -> dict[str, Any]:
             "overhead_gb": gib(overhead)}
 
 
+def peak_load_gib(result: FitResult, pools: Pools) -> float:
+    """Memory while loading: on a CPU run, plus the copy llama.cpp repacks (data/repack.csv)."""
+    from llmfit.estimate import repack_share
+
+    if result.mode is not RunMode.CPU_ONLY or result.quant is None:
+        return result.total_gib
+    return result.total_gib + repack_share(pools.cpu_arch, result.quant) * result.disk_gib
+
+
 def weights_exact(result: FitResult) -> bool:
     """Whether the weight bytes are a real file's own (a GGUF's tensor table)."""
     exact = result.model.exact_weights
@@ -175,6 +184,7 @@ def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset
         "weight_bytes": round(result.disk_gib * 2**30),
         "weights_exact": weights_exact(result),
         "memory_breakdown": memory_breakdown(result),
+        "peak_load_memory_gb": gib(peak_load_gib(result, pools)),
         "notes": list(m.source_notes) + _file_note(result) + list(result.notes),
         "capabilities": list(m.capabilities), "capability_ids": list(m.capabilities),
         "license": m.license,

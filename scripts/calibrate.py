@@ -48,7 +48,7 @@ QUALITY_PENALTY = {"F16": 0, "BF16": 0, "Q8_0": 0, "Q6_K": 1, "Q5_K_M": 2, "Q5_0
 
 sys.path.insert(0, str(ROOT))
 from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
-from llmfit.estimate import Efficiency, kv_cache_bytes, quant_family  # noqa: E402
+from llmfit.estimate import Efficiency, attended_tokens, quant_family  # noqa: E402
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -101,10 +101,13 @@ def _quant(runtime: str, name: str, body: float, embed: float, output: float, so
 
 
 # ---- decode speed -----------------------------------------------------------------------------
-CLASSES = ("gpu", "cpu", "apple", "datacenter")  # gpu first: small classes borrow its t_layer
-GROUP_OF = {"cpu": "cpu", "apple": "metal", "gpu": "gpu", "datacenter": "gpu"}
+CLASSES = ("gpu", "cpu", "cpu_spec", "apple", "datacenter")  # gpu first: others borrow from it
+GROUP_OF = {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal", "gpu": "gpu", "datacenter": "gpu"}
 EVAL_GROUPS = ("CPU", "NVIDIA", "AMD", "Apple", "MoE")
 ITERATIONS = 8
+# Without deep rows: what a typical cache costs to stream (K and V, 8 heads x 128, f16) per
+# attended token-layer, the bandwidth-bound case.
+DEFAULT_DEPTH_BYTES = 2 * 8 * 128 * 2
 MIN_CLASS_ROWS = 3  # fewer rows: fit e alone, with the t_layer of `gpu`; none: borrow both
 
 
@@ -137,7 +140,7 @@ def _mem_seconds(m: Measurement, c: Constants) -> float:
     group = GROUP_OF[m.device_class]
     k = c.kernels[group].get(quant_family(m.quant), 1.0) * (c.moe[group] if m.model.is_moe else 1.0)
     k *= _device(m, c)
-    kv = kv_cache_bytes(m.model.arch, m.depth) * c.depth[group]
+    kv = attended_tokens(m.model.arch, m.depth) * c.depth[group]
     return (m.weights.read_per_token / k + kv) / (m.bandwidth_gbps * 1e9)
 
 
@@ -176,7 +179,7 @@ def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
     if part != "device":
         k *= _device(m, c)
     read = m.weights.read_per_token / (m.bandwidth_gbps * 1e9)
-    kv = kv_cache_bytes(m.model.arch, m.depth) / (m.bandwidth_gbps * 1e9)
+    kv = attended_tokens(m.model.arch, m.depth) / (m.bandwidth_gbps * 1e9)
     if part == "depth":
         return max((left * e - read / (k * moe)) / kv, 0.0) if kv else None
     if left * e <= kv * c.depth[group]:
@@ -188,10 +191,12 @@ def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
 def fit(rows: list[Measurement]) -> Constants:
     """Alternate: class lines, then kernel, MoE and depth factors from the rows' residuals."""
     c = Constants({}, {}, {g: {} for g in set(GROUP_OF.values())},
-                  {g: 1.0 for g in GROUP_OF.values()}, {g: 1.0 for g in GROUP_OF.values()})
+                  {g: 1.0 for g in GROUP_OF.values()},
+                  {g: DEFAULT_DEPTH_BYTES for g in GROUP_OF.values()})
     for _ in range(ITERATIONS):
         for cls in CLASSES:
-            own = [m for m in rows if m.device_class == cls]
+            # Rows measured deep in the KV cache only inform the depth factor.
+            own = [m for m in rows if m.device_class == cls and m.depth < 1024]
             pts = [(_mem_seconds(m, c), m.layers, 1 / m.tps) for m in own]
             if len(own) >= MIN_CLASS_ROWS:
                 c.e[cls], c.t_layer[cls] = _fit_line(pts)
@@ -221,7 +226,7 @@ def fit(rows: list[Measurement]) -> Constants:
                 if ratios:
                     c.kernels[group][family] = statistics.median(ratios)
             deep = [r for m in mine if m.depth >= 1024 and (r := _ratio(m, c, "depth")) is not None]
-            c.depth[group] = statistics.median(deep) if deep else 1.0
+            c.depth[group] = statistics.median(deep) if deep else DEFAULT_DEPTH_BYTES
         c.devices = _device_factors(rows, c)
     return c
 

@@ -16,7 +16,7 @@ from gguf_builder import Shape, write_gguf
 from llmfit.local_bench import BenchError, parse_bench_json
 
 RECORDED = DATA / "llama-bench-qwen05-q4km.json"  # real llama-bench -o json output
-MEASURED = 4.013863
+MEASURED = 31.703844
 
 
 def fake_llama_bench(tmp_path: Path, output: Path | None, exit_code: int = 0) -> Path:
@@ -53,7 +53,7 @@ def test_bench_records_the_speed_and_rows_then_show_it(tmp_path, run):
     fake = fake_llama_bench(tmp_path, RECORDED)
     result = run("bench", str(model), "--llama-bench", str(fake))
     assert result.exit_code == 0, result.output
-    assert "measured 4.0 tok/s" in result.stdout
+    assert "measured 31.7 tok/s" in result.stdout
     args = json.loads((tmp_path / "args.json").read_text())
     assert args[:2] == ["-m", str(model)] and "-ngl" in args and args[args.index("-ngl") + 1] == "0"
     assert args[args.index("-n") + 1] == "128" and args[args.index("-p") + 1] == "0"
@@ -61,10 +61,10 @@ def test_bench_records_the_speed_and_rows_then_show_it(tmp_path, run):
     assert [(r["model"], r["quant"], r["measured_tps"]) for r in stored] == [
         ("qwen05-Q4_K_M.gguf", "Q4_K_M", round(MEASURED, 3))]
     row = json.loads(run("info", str(model), "--json").stdout)["models"][0]
-    assert row["measured_tps"] == 4.0
+    assert row["measured_tps"] == 31.7
     assert row["estimate_basis"]["local_calibration"] is True
     # One record: the correction makes the estimate of that very file the measured figure.
-    assert row["estimated_tps"] == 4.0
+    assert row["estimated_tps"] == 31.7
     top = json.loads(run("top", "--json").stdout)["models"]
     assert all(r["estimate_basis"]["local_calibration"] for r in top if r["run_mode"] == "cpu_only")
 

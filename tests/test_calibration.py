@@ -1,0 +1,64 @@
+"""The speed model's data: tables are what scripts/calibrate.py fits, rows are sourced, and the
+held-out accuracy per group is what the README states."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA
+from llmfit.calibration import measurements, read_rows
+from llmfit.estimate import _read_data
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import calibrate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def generated():
+    return calibrate.tables()
+
+
+@pytest.mark.parametrize("name", ["quants.csv", "efficiency.csv", "kernels.csv", "devices.csv",
+                                  "accuracy.csv"])
+def test_shipped_tables_are_what_calibrate_produces(generated, name):
+    rows, _ = generated[name]
+    fields = list(rows[0]) if rows else None
+    expected = [{k: str(v) for k, v in r.items()} for r in rows]
+    shipped = _read_data(name)
+    assert [dict((k, r[k]) for k in (fields or r)) for r in shipped] == expected, (
+        f"llmfit/data/{name} is stale: run python scripts/calibrate.py --write")
+
+
+def test_every_published_row_names_its_source():
+    for row in read_rows(DATA / "speed-published.csv"):
+        assert row["source"].startswith("https://"), row
+
+
+def test_rows_left_out_say_why():
+    rows, skipped = measurements()
+    assert len(rows) >= 130
+    reasons = {s.split(": ", 2)[-1] for s in skipped}
+    assert all(reason for reason in reasons)
+
+
+def test_every_class_and_group_has_measurements():
+    rows, _ = measurements()
+    assert {m.device_class for m in rows} == {"cpu", "cpu_spec", "apple", "gpu", "datacenter"}
+    for group in ("CPU", "NVIDIA", "AMD", "Apple", "MoE"):
+        assert sum(group in m.groups for m in rows) >= 10, group
+
+
+def test_own_cpu_measurements_cover_the_issue():
+    """At least 5 models from 0.5B to 8B incl. an MoE, each at Q4_K_M and Q8_0."""
+    rows = read_rows(DATA / "cpu-measured.csv")
+    pairs = {(r["model"], r["quant"]) for r in rows if r["depth"] == "0"}
+    models = {m for m, _ in pairs}
+    assert len(models) >= 5
+    assert all((m, q) in pairs for m in models for q in ("Q4_K_M", "Q8_0"))
+    assert "allenai/OLMoE-1B-7B-0924-Instruct" in models
+    assert all(r["build"] and r["flags"].startswith("llama-bench") and float(r["memory_bandwidth_gbps"]) > 0
+               for r in rows)
