@@ -62,3 +62,12 @@ def test_own_cpu_measurements_cover_the_issue():
     assert "allenai/OLMoE-1B-7B-0924-Instruct" in models
     assert all(r["build"] and r["flags"].startswith("llama-bench") and float(r["memory_bandwidth_gbps"]) > 0
                for r in rows)
+
+
+def test_readme_states_the_accuracy_the_tables_hold():
+    readme = (ROOT / "README.md").read_text()
+    for row in _read_data("accuracy.csv"):
+        line = (f"| {row['group']} | {row['rows']} | {float(row['in_median_pct']):.1f}% / "
+                f"{float(row['in_max_pct']):.1f}% | {float(row['loo_median_pct']):.1f}% / "
+                f"{float(row['loo_max_pct']):.1f}% |")
+        assert line in readme, f"README accuracy table is stale: {line}"
