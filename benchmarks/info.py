@@ -43,14 +43,14 @@ def main() -> int:
         made = write_gguf(path, Shape(layers=80, hidden=8192, ff=28672, heads=64, kv_heads=8,
                                       vocab=128256, context=131072, tokens=128256))
         print(f"GGUF: {made['file_bytes'] / 1e9:.1f} GB file, {made['tensor_bytes']:,} tensor bytes")
-        report("llmfit info 70B.gguf --json", timed(["info", str(path), "--json"], env, runs))
-        report("llmfit info 70B.gguf (table)", timed(["info", str(path)], env, runs))
+        report("llmfit info 70B.gguf --json", timed(["info", str(path), "--json"], runs, env))
+        report("llmfit info 70B.gguf (table)", timed(["info", str(path)], runs, env))
         with FakeHub() as hub:
             env["HF_ENDPOINT"] = hub.url
-            timed(["info", "unsloth/Llama-3.2-1B-Instruct", "--json"], env, 1)  # fills the cache
+            timed(["info", "unsloth/Llama-3.2-1B-Instruct", "--json"], 1, env)  # fills the cache
             served = len(hub.requests)
             report("llmfit info unsloth/Llama-3.2-1B-Instruct (cached)",
-                   timed(["info", "unsloth/Llama-3.2-1B-Instruct", "--json"], env, runs))
+                   timed(["info", "unsloth/Llama-3.2-1B-Instruct", "--json"], runs, env))
             print(f"  Hub requests during the cached runs: {len(hub.requests) - served}")
     return 0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from llmfit.architecture import Architecture, kv_elements_per_token
@@ -216,6 +216,7 @@ def k_fallback_share(arch: Architecture) -> float:
     return odd / total if total else 0.0
 
 
+@lru_cache(maxsize=8192)  # analyses ask for the same (model, quant) a few dozen times
 def weight_bytes(arch: Architecture, params_b: float, quant: Quant) -> WeightBytes:
     """Bytes of the weight file(s) at `quant`, and bytes read per decoded token."""
     g = parameter_groups(arch, params_b)

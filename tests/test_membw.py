@@ -56,3 +56,14 @@ def test_system_shows_the_figure_and_whether_it_was_measured(monkeypatch, tmp_pa
 
     body = system_json(spec)
     assert body["cpu_bandwidth_gbps"] == 63.2 and body["cpu_bandwidth_source"] == "measured"
+
+
+def test_fewer_cores_stream_proportionally_less():
+    from dataclasses import replace
+
+    from conftest import cpu_box
+    from llmfit.hardware.overrides import apply_overrides
+
+    spec = replace(cpu_box(cores=8), cpu_bandwidth_gbps=80.0)
+    assert apply_overrides(spec, cpu_cores=2).cpu_bandwidth_gbps == 20.0
+    assert apply_overrides(spec, cpu_cores=32).cpu_bandwidth_gbps == 80.0

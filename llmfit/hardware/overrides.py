@@ -125,7 +125,12 @@ def _with_ram(spec: SystemSpec, ram_gib: float) -> SystemSpec:
 def _with_cores(spec: SystemSpec, cores: int) -> SystemSpec:
     if isinstance(cores, bool) or not isinstance(cores, int) or not 1 <= cores <= MAX_CPU_CORES:
         raise UsageError(f"invalid CPU core count {cores!r}: use a whole number 1-{MAX_CPU_CORES}")
-    return _noted(spec, f"CPU cores overridden to {cores}", cpu_cores=cores)
+    # Fewer cores stream proportionally less; more cores than measured gain nothing certain.
+    stream = spec.cpu_bandwidth_gbps
+    if stream and spec.cpu_cores:
+        stream = stream * min(cores, spec.cpu_cores) / spec.cpu_cores
+    return _noted(spec, f"CPU cores overridden to {cores}", cpu_cores=cores,
+                  cpu_bandwidth_gbps=stream)
 
 
 def _with_gpus(spec: SystemSpec, choices: list[GpuChoice], *, ram_given: bool) -> SystemSpec:
