@@ -160,8 +160,23 @@ def _short(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
+ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+def check_reachable() -> None:
+    """One quick request (no retries) before a listing, whose client retries with back-off
+    for half a minute per call when the network is down."""
+    from huggingface_hub.utils import get_session
+
+    endpoint = (_endpoint() or "https://huggingface.co").rstrip("/")
+    with _hub_errors(endpoint):
+        get_session().get(f"{endpoint}/api/models", params={"limit": 1}, timeout=TIMEOUT_S)
+
+
 def list_top_repos(author: str, limit: int) -> list[str]:
     """The most-downloaded text-generation repos of one publisher on the Hub."""
+    if not ORG.match(author):
+        raise UsageError(f"{author!r} is not a Hub organisation name")
     with _hub_errors(author + "/*"):
         found = _api().list_models(author=author, pipeline_tag="text-generation",
                                    sort="downloads", limit=limit)

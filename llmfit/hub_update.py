@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from llmfit.errors import LlmfitError
+from llmfit.errors import LlmfitError, UsageError
 
 # Organisations whose open models people run most (configurable with --publisher).
 DEFAULT_PUBLISHERS = ("Qwen", "meta-llama", "google", "mistralai", "microsoft", "deepseek-ai",
@@ -35,8 +35,12 @@ def collect_rows(publishers: list[str], per_publisher: int, refresh: bool, curat
     """Catalog rows for the publishers' top repos (curated names are left to the catalog)."""
     from llmfit.catalog import parse_row
     from llmfit.hf_config import row_from_config
-    from llmfit.hub import fetch_repo, list_top_repos
+    from llmfit.hub import ORG, check_reachable, fetch_repo, list_top_repos
 
+    bad = [p for p in publishers if not ORG.match(p)]
+    if bad:
+        raise UsageError(f"{bad[0]!r} is not a Hub organisation name")
+    check_reachable()
     report, rows = UpdateReport(), []
     repos: list[str] = []
     for author in publishers:

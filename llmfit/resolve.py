@@ -50,6 +50,8 @@ def resolve_source(source: str, catalog: Catalog, refresh: bool = False) -> Reso
     if not text:
         raise UsageError("name a model: a catalog name, a Hub repo id (org/name) or a .gguf path")
     path = Path(text).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{text} is a directory: pass a .gguf file, a Hub repo id or a catalog name")
     if text.lower().endswith(".gguf") or path.is_file():
         from llmfit.gguf_file import read_gguf
 

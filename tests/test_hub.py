@@ -163,3 +163,16 @@ def test_update_skips_gated_repos_and_reports_them(hub, run):
     assert result.exit_code == 0
     assert "0 added" in result.stdout and "1 skipped" in result.stdout
     assert "gated repo" in result.stderr
+
+
+def test_update_refuses_bad_publishers_and_an_unreachable_hub_quickly(monkeypatch, run):
+    bad = run("update", "--publisher", "", "-n", "1")
+    assert bad.exit_code == 2 and "is not a Hub organisation name" in bad.stderr
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no retries
+    down = run("update", "-n", "1")
+    assert down.exit_code == 1 and "cannot be reached" in down.stderr
+
+
+def test_a_directory_is_not_a_model(run, tmp_path):
+    result = run("info", str(tmp_path))
+    assert result.exit_code == 2 and "is a directory" in result.stderr
