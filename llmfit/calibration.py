@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from llmfit.architecture import Architecture
 from llmfit.catalog import ModelSpec, builtin_catalog_path, read_catalog_file
 from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, decode_seconds,
                              depth_seconds,
-                             device_class, layer_overhead_seconds, quant_table,
+                             layer_overhead_seconds, quant_table,
                              weight_bytes)
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -260,11 +260,3 @@ def size_comparisons(rows: list[dict[str, str]]) -> list[Comparison]:
         size = weight_bytes(arch, params_b, quant_table()[row["quant"].upper()]).total / GIB
         out.append(Comparison(f"{row['model']} {row['quant']}", float(row["file_gib"]), size))
     return out
-
-
-def with_constants(eff: Efficiency, **changes: object) -> Efficiency:
-    """A copy of a class's constants with some replaced (for fitting)."""
-    return replace(eff, **changes)  # type: ignore[arg-type]
-
-
-__all__ = ["Measurement", "measurements", "predict_tps", "size_comparisons", "device_class"]

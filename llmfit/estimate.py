@@ -71,11 +71,6 @@ class Efficiency:
         own = dict(self.device)
         return dict(self.kernels).get(family, 1.0) * own.get(family, own.get("*", 1.0))
 
-    @property
-    def backend_group(self) -> str:
-        """The kernel family the class runs: cpu, metal or gpu (CUDA/ROCm/Vulkan)."""
-        return {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal"}.get(self.device_class, "gpu")
-
 
 def _read_data(name: str) -> list[dict[str, str]]:
     text = resources.files("llmfit").joinpath("data", name).read_text()
