@@ -51,7 +51,9 @@ def _friendly_errors() -> Iterator[None]:
     try:
         yield
     except LlmfitError as exc:
-        typer.echo(f"llmfit: error: {exc}", err=True)
+        from llmfit.render import escape_controls
+
+        typer.echo(f"llmfit: error: {escape_controls(str(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -362,8 +364,25 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")])
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Output errors: a closed pipe (`llmfit top | head -1`) ends the process by SIGPIPE like
+    other Unix tools (status 141, nothing printed); a full disk or a closed stdout is one
+    message on stderr and status 1.
+    """
+    import signal
+
+    # Not for `serve`: a client hanging up must never kill the server.
+    if hasattr(signal, "SIGPIPE") and "serve" not in sys.argv[1:]:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if sys.stdout is None:
+        sys.stderr.write("llmfit: error: standard output is closed\n")
+        raise SystemExit(1)
+    try:
+        app()
+    except OSError as exc:
+        sys.stderr.write(f"llmfit: error: cannot write the output: {exc.strerror or exc}\n")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 MAX_LIMIT = 100_000
+MIN_DECIMAL = 0.001  # memory sizes below a MiB are typos (and 1e-310 would overflow the math)
 MAX_CONTEXT_TOKENS = 10_000_000
 MAX_MEMORY_GIB = 1_048_576.0  # 1 PiB: anything larger is a typo
 MAX_CPU_CORES = 4096
@@ -98,6 +99,8 @@ def parse_int(name: str, value: str, minimum: int, maximum: int) -> int:
     """A whole number (ASCII digits) within [minimum, maximum]."""
     text = value.strip()
     allowed = f"use a whole number from {minimum} to {maximum:,}"
+    if len(text) > 30:  # longer than any allowed value (and than int() accepts quickly)
+        raise UsageError(f"invalid {name} value: {allowed}")
     if not _WHOLE_NUMBER.fullmatch(text):
         raise UsageError(f"invalid {name} value: {value!r} is not a whole number; {allowed}")
     number = int(text)
@@ -109,11 +112,13 @@ def parse_int(name: str, value: str, minimum: int, maximum: int) -> int:
 def parse_positive_float(name: str, value: str, maximum: float) -> float:
     """A finite decimal number above zero and at most `maximum`."""
     text = value.strip()
-    allowed = f"use a number above 0 and at most {maximum:,.0f}"
+    allowed = f"use a number from {MIN_DECIMAL} to {maximum:,.0f}"
+    if len(text) > 40:
+        raise UsageError(f"invalid {name} value: {allowed}")
     if not _DECIMAL.fullmatch(text):
-        raise UsageError(f"invalid {name} value: {value!r} is not a number; {allowed}")
+        raise UsageError(f"invalid {name} value: {text[:40]!r} is not a number; {allowed}")
     number = float(text)
-    if not math.isfinite(number) or not 0 < number <= maximum:
+    if not math.isfinite(number) or not MIN_DECIMAL <= number <= maximum:
         raise UsageError(f"invalid {name} value: {allowed}")
     return number
 

@@ -13,6 +13,21 @@ FIT_STYLES = {"perfect": "bold green", "good": "green", "marginal": "yellow",
               "too_tight": "red"}
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in list(range(32)) + list(range(127, 160))}
+
+
+def escape_controls(value: Any) -> Any:
+    """Strings with terminal control characters shown as \\xNN (names from GPU drivers, node
+    names, catalog overlays reach the terminal only this way); dicts and lists walked."""
+    if isinstance(value, str):
+        return value.translate(_CONTROL)
+    if isinstance(value, dict):
+        return {k: escape_controls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_controls(v) for v in value]
+    return value
+
+
 def _console() -> Console:
     # Piped output keeps 80 columns and no colour codes; a terminal uses its own width.
     return Console(highlight=False, soft_wrap=False)
@@ -52,6 +67,7 @@ def _short_name(name: str) -> str:
 
 def render_system(body: dict[str, Any]) -> None:
     """The `llmfit system` view."""
+    body = escape_controls(body)
     s, node = body["system"], body["node"]
     table = Table(box=box.SIMPLE, show_header=False, title=f"{node['name']} ({node['os']})",
                   title_justify="left", pad_edge=False)
@@ -79,6 +95,7 @@ def render_system(body: dict[str, Any]) -> None:
 
 def render_models(body: dict[str, Any], title: str, name: str | None = None) -> None:
     """The `llmfit models/top/search` table."""
+    body, name = escape_controls(body), escape_controls(name)
     console = _console()
     system = body["system"]
     where = system["gpu_name"] or system["cpu_name"]
@@ -122,7 +139,13 @@ ORIGINS = {"catalog": "curated catalog", "hub": "Hugging Face Hub (config.json)"
 
 def render_info(body: dict[str, Any], model: Any, origin: str, chosen: dict[str, Any]) -> None:
     """The `llmfit info` view: the model's facts, then one line per quantization."""
+    from dataclasses import replace
+
     from llmfit.catalog import parameter_count_label
+
+    body, chosen = escape_controls(body), escape_controls(chosen)
+    model = replace(model, name=escape_controls(model.name), provider=escape_controls(model.provider),
+                    family=escape_controls(model.family))
 
     console = _console()
     a = model.arch

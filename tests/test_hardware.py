@@ -350,3 +350,41 @@ def test_importing_hardware_loads_no_driver_library() -> None:
     code = "import sys, llmfit.hardware; print(sorted({'psutil','pynvml'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- sanitising probe readings ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("total, free, expect_vram, expect_free", [
+    (float("nan"), 20 * GIB, None, 20.0),
+    (24 * GIB, float("inf"), 24.0, None),
+    (24 * GIB, 48 * GIB, 24.0, 24.0),  # free larger than total: the total
+    (-24 * GIB, -5 * GIB, None, None),
+])
+def test_odd_driver_values_are_dropped_with_a_note(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                  total: float, free: float,
+                                                  expect_vram: float | None,
+                                                  expect_free: float | None) -> None:
+    fake = _fake_nvml([("NVIDIA GeForce RTX 4090", _Memory(total, free))])  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(detect, "os_name", lambda: "linux")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    spec = detect_system(sys_root=tmp_path)
+    (gpu,) = spec.gpus
+    assert gpu.vram_gib == expect_vram
+    assert gpu.free_vram_gib == (None if expect_free is None else pytest.approx(expect_free, abs=0.01))
+    assert any("RTX 4090" in n and ("ignored" in n or "exceeds" in n) for n in spec.notes)
+
+
+def test_a_24_gb_card_with_absurd_free_memory_is_not_told_a_671b_model_fits(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, service_for) -> None:
+    from llmfit.query import parse_query
+
+    fake = _fake_nvml([("NVIDIA GeForce RTX 4090", _Memory(24 * GIB, 10**6 * GIB))])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(detect, "os_name", lambda: "linux")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    spec = detect_system(sys_root=tmp_path)
+    body = service_for(spec).models_body(parse_query({"search": "deepseek-ai/DeepSeek-V3"}))
+    assert body["models"] and all(r["fit_level"] == "too_tight" or r["run_mode"] != "gpu"
+                                  for r in body["models"])

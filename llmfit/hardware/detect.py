@@ -58,7 +58,9 @@ def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/pro
     stream, _ = cpu_stream_bandwidth(cpu_name, cores, refresh=measure_refresh)
     if stream is None:
         notes.append("CPU memory bandwidth not measured (LLMFIT_NO_MEASURE); it is assumed")
-    return SystemSpec(
+    from llmfit.hardware.sanitize import sane_system
+
+    return sane_system(SystemSpec(
         total_ram_gib=total_ram,
         available_ram_gib=available_ram,
         cpu_cores=cores,
@@ -70,7 +72,7 @@ def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/pro
         ram_bandwidth_gbps=apple.bandwidth_gbps if apple else None,
         cpu_bandwidth_gbps=stream,
         notes=tuple(notes),
-    )
+    ))
 
 
 def _macos_sysctl(notes: list[str]) -> dict[str, str]:
