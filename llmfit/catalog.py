@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -89,20 +90,54 @@ def parameter_count_label(model: ModelSpec) -> str:
 
 
 def _fail(name: object, reason: str) -> CatalogError:
-    return CatalogError(f"catalog row {name!r}: {reason}")
+    shown = name if isinstance(name, str) and len(name) <= 300 else _short(name)
+    return CatalogError(f"catalog row {shown!r}: {reason}")
+
+
+MAX_PARAMS_B = 100_000.0  # 100T parameters: anything larger is a typo
+MAX_ARCH_INT = 100_000_000  # widths, layers, vocabularies: far above any model
+MAX_TEXT = 2000
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _positive_number(row: Mapping[str, Any], key: str) -> float:
     value = row[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise _fail(row.get("name"), f"{key} must be a positive number, got {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value <= MAX_PARAMS_B):
+        raise _fail(row.get("name"), f"{key} must be a positive number up to "
+                                     f"{MAX_PARAMS_B:,.0f}, got {_short(value)}")
     return float(value)
 
 
 def _positive_int(name: object, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _fail(name, f"{key} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ARCH_INT:
+        raise _fail(name, f"{key} must be a positive integer, got {_short(value)}")
     return value
+
+
+_OPTIONAL_INTS = ("intermediate_size", "sliding_window", "kv_lora_rank", "q_lora_rank",
+                  "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "experts",
+                  "experts_per_token", "moe_intermediate_size")
+_COUNTS = ("attention_layers", "sliding_window_layers", "shared_expert_intermediate_size",
+           "moe_layers")
+
+
+def _arch_types(name: object, arch: Architecture) -> None:
+    """Every arch field of the right type and size (so no analysis can trip over one)."""
+    for key in _OPTIONAL_INTS:
+        value = getattr(arch, key)
+        if value is not None:
+            _positive_int(name, f"arch.{key}", value)
+    for key in _COUNTS:
+        value = getattr(arch, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ARCH_INT:
+            raise _fail(name, f"arch.{key} must be a whole number >= 0, got {_short(value)}")
+    if not isinstance(arch.tied_embeddings, bool):
+        raise _fail(name, "arch.tied_embeddings must be true or false")
 
 
 def _date(name: object, value: Any) -> str:
@@ -132,6 +167,7 @@ def _arch(name: object, raw: Any) -> Architecture:
         raise _fail(name, f"arch: {exc}") from None
     for key in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "vocab_size"):
         _positive_int(name, f"arch.{key}", getattr(arch, key))
+    _arch_types(name, arch)
     if arch.kind not in ARCH_KINDS or arch.mlp not in MLP_KINDS:
         raise _fail(name, f"arch.kind must be one of {ARCH_KINDS}, arch.mlp one of {MLP_KINDS}")
     if not 0 <= arch.attention_layers <= arch.layers:
@@ -147,15 +183,16 @@ def _arch(name: object, raw: Any) -> Architecture:
 
 
 def _optional_str(name: object, key: str, value: Any) -> str | None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise _fail(name, f"{key} must be a non-empty string or null")
+    if value is not None and (not isinstance(value, str) or not value.strip()
+                              or len(value) > MAX_TEXT):
+        raise _fail(name, f"{key} must be a non-empty string (at most {MAX_TEXT} characters) or null")
     return value
 
 
 def _text(row: Mapping[str, Any], key: str) -> str:
     value = row[key]
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(row.get("name"), f"{key} must be a non-empty string")
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise _fail(row.get("name"), f"{key} must be a non-empty string (at most {MAX_TEXT} characters)")
     return value
 
 
@@ -174,8 +211,8 @@ def parse_row(row: Any) -> ModelSpec:
     missing = [k for k in ROW_KEYS if k not in row]
     if missing:
         raise _fail(name, f"missing keys: {', '.join(missing)}")
-    if not isinstance(name, str) or "/" not in name:
-        raise _fail(name, "name must be a Hugging Face repo id (owner/model)")
+    if not isinstance(name, str) or "/" not in name or len(name) > 300:
+        raise _fail(_short(name), "name must be a Hugging Face repo id (owner/model)")
     params_b = _positive_number(row, "params_b")
     active = None if row["active_params_b"] is None else _positive_number(row, "active_params_b")
     if active is not None and active > params_b:
@@ -186,7 +223,7 @@ def parse_row(row: Any) -> ModelSpec:
     if row["category"] not in CATEGORIES:
         raise _fail(name, f"category must be one of {', '.join(CATEGORIES)}")
     extra = row["extra_params_b"]
-    if isinstance(extra, bool) or not isinstance(extra, (int, float)) or extra < 0:
+    if isinstance(extra, bool) or not isinstance(extra, (int, float)) or not 0 <= extra <= MAX_PARAMS_B:
         raise _fail(name, "extra_params_b must be a number >= 0")
     arch = _arch(name, row["arch"])
     if arch.is_moe and active is None:
@@ -229,14 +266,42 @@ def parse_catalog(data: Any, origin: str = "catalog") -> list[ModelSpec]:
     return models
 
 
+MAX_CATALOG_BYTES = 64 * 2**20  # the shipped catalog is ~0.3 MB; a user's has no reason for more
+MAX_ROWS = 100_000
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_catalog_file(path: Path) -> list[ModelSpec]:
-    """Read and validate a catalog file; unreadable or malformed files raise CatalogError."""
+    """Read and validate a catalog file; unreadable or malformed files raise CatalogError.
+
+    Only regular files are read (a FIFO or /dev/zero would hang or never end), at most
+    MAX_CATALOG_BYTES, as strict UTF-8 JSON (no NaN/Infinity, no absurd nesting or integers).
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; then only regular files are read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise CatalogError(f"catalog {path} is not a regular file")
+            raw = fh.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
         raise CatalogError(f"cannot read catalog {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CATALOG_BYTES:
+        raise CatalogError(f"catalog {path} is larger than {MAX_CATALOG_BYTES // 2**20} MiB")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"catalog {path} is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise CatalogError(f"catalog {path} is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise CatalogError(f"catalog {path} is not valid JSON: {str(exc)[:120]}") from None
+    rows = data.get("models") if isinstance(data, dict) else data
+    if isinstance(rows, list) and len(rows) > MAX_ROWS:
+        raise CatalogError(f"catalog {path} has more than {MAX_ROWS:,} rows")
     return parse_catalog(data, str(path))
 
 
