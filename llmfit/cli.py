@@ -360,7 +360,7 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")])
     if shell not in SHELLS:
         typer.echo(f"llmfit: error: invalid shell: use {'|'.join(SHELLS)}", err=True)
         raise typer.Exit(2)
-    sys.stdout.write(render(shell))
+    sys.stdout.write(render(shell, app))
 
 
 def main() -> None:

@@ -210,6 +210,7 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     import uvicorn
 
     sock = bind_unix_socket(unix_socket) if unix_socket else bind_tcp(host, port)
+    mine = _identity(unix_socket) if unix_socket else None
     where = f"unix:{unix_socket}" if unix_socket else f"http://{_url_host(host)}:{sock.getsockname()[1]}"
     print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
     config = uvicorn.Config(create_app(service), log_level="warning", access_log=False,
@@ -228,9 +229,21 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
         sock.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if unix_socket and os.path.exists(unix_socket):
-            os.unlink(unix_socket)
+        if unix_socket and mine is not None and _identity(unix_socket) == mine:
+            os.unlink(unix_socket)  # only the socket this process created, nothing put there since
     print("llmfit serve: stopped", flush=True)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the socket file at `path`, None when there is none (or not a socket)."""
+    import os
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
 
 
 def _url_host(host: str) -> str:

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from llmfit import completions
+from llmfit.cli import app
 
 
 @pytest.fixture
@@ -114,7 +115,7 @@ def test_bad_catalog_overlay_is_a_clear_error(run, tmp_path):
 @pytest.mark.parametrize("shell", completions.SHELLS)
 def test_checked_in_completions_are_current(shell):
     path = completions.Path(__file__).resolve().parents[1] / "completions" / completions.FILENAMES[shell]
-    assert path.read_text() == completions.render(shell), "run: python -m llmfit.completions"
+    assert path.read_text() == completions.render(shell, app), "run: python scripts/write_completions.py"
 
 
 def test_completion_lists_every_command_and_filter(run):

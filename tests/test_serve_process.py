@@ -205,3 +205,30 @@ def test_a_port_in_use_is_a_usage_error(serve):
         server = serve("--host", "127.0.0.1", "--port", str(port), *OVERRIDES)
         assert server.wait_exit(START_S) == 2
         assert f"cannot listen on 127.0.0.1:{port}" in server.rest_of_output()
+
+
+def test_stopping_leaves_a_newer_servers_socket_alone(serve, tmp_path):
+    """Only the socket this process created is removed: not one put there after it."""
+    path = tmp_path / "llmfit.sock"
+    server = serve("--unix-socket", str(path), *OVERRIDES)
+    server.wait_for(r"listening on unix:")
+    path.unlink()  # e.g. an operator's script; then a newer server takes the path
+    newer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    newer.bind(str(path))
+    newer.listen()
+    try:
+        assert server.interrupt() == 0
+        assert stat.S_ISSOCK(path.lstat().st_mode)  # the newer socket is still there
+    finally:
+        newer.close()
+
+
+def test_stopping_leaves_a_symlink_put_at_the_path_alone(serve, tmp_path):
+    path, target = tmp_path / "llmfit.sock", tmp_path / "precious"
+    target.write_text("keep me")
+    server = serve("--unix-socket", str(path), *OVERRIDES)
+    server.wait_for(r"listening on unix:")
+    path.unlink()
+    path.symlink_to(target)
+    assert server.interrupt() == 0
+    assert path.is_symlink() and target.read_text() == "keep me"
