@@ -110,27 +110,54 @@ def render_models(body: dict[str, Any], title: str, name: str | None = None) -> 
     cells = [[_size(r), r["best_quant"] or "-", r["run_mode_label"], r["fit_label"],
               _gb(r["memory_required_gb"]), _row_tps(r), f"{r['score']:.0f}"]
              for r in body["models"]]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    # Every column is padded by one space each side, one space divides columns: only the
-    # model name gives way (ellipsis) on a narrow screen; the figures never wrap.
     names = [_short_name(r["name"]) for r in body["models"]]
-    room = console.width - sum(widths) - 3 * len(widths) - 1
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("Model", no_wrap=True, overflow="ellipsis",
-                     width=max(min(room, max(len(n) for n in names)), 10))
-    for header, width in zip(headers, widths):
-        right = header in ("Size", "GiB", "tok/s", "Score")
-        table.add_column(header, justify="right" if right else "left", no_wrap=True,
-                         width=width)
-    for name, row, cell in zip(names, body["models"], cells):
-        fit = Text(cell[3], style=FIT_STYLES[row["fit_level"]])
-        table.add_row(name, *cell[:3], fit, *cell[4:])
+    styles = [FIT_STYLES[r["fit_level"]] for r in body["models"]]
+    table = fitted_table(console.width, "Model", names, headers, cells,
+                         right=("Size", "GiB", "tok/s", "Score"),
+                         drop_order=("Run", "Quant", "Size", "Score", "GiB"),
+                         styled={"Fit": styles})
     console.print(table)
     ctx = body["models"][0]["effective_context_length"]
     note = "~: low-confidence speed. " if any(r.get("estimate_confidence") == "low"
                                                for r in body["models"]) else ""
     console.print(Text(f"Memory at {ctx:,}-token context where the model allows it; {note}"
                        "--json for every field.", style="dim"))
+
+
+NAME_MIN = 8  # the name column keeps this much before figure columns are dropped
+
+
+def fitted_table(width: int, name_header: str, names: list[str], headers: tuple[str, ...],
+                 cells: list[list[str]], right: tuple[str, ...], drop_order: tuple[str, ...],
+                 styled: dict[str, list[str]] | None = None) -> Table:
+    """A table whose figure columns are never cut: on a narrow screen the name column gives
+    way first (ellipsis), then whole columns in `drop_order` are left out."""
+    keep = list(headers)
+    widths = {h: max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)}
+
+    def room() -> int:  # one space of padding each side, one between columns
+        return width - sum(widths[h] for h in keep) - 3 * len(keep) - 1
+
+    for header in drop_order:
+        if room() >= NAME_MIN:
+            break
+        keep.remove(header)
+    longest = max((len(n) for n in names), default=len(name_header))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column(name_header, no_wrap=True, overflow="ellipsis",
+                     width=max(min(room(), longest), min(NAME_MIN, longest)))
+    for header in keep:
+        table.add_column(header, justify="right" if header in right else "left", no_wrap=True,
+                         width=widths[header])
+    index = {h: i for i, h in enumerate(headers)}
+    for r, (name, cell) in enumerate(zip(names, cells)):
+        values: list[Any] = []
+        for header in keep:
+            text = cell[index[header]]
+            style = (styled or {}).get(header)
+            values.append(Text(text, style=style[r]) if style else text)
+        table.add_row(name, *values)
+    return table
 
 
 ORIGINS = {"catalog": "curated catalog", "hub": "Hugging Face Hub (config.json)",
@@ -172,18 +199,16 @@ def render_info(body: dict[str, Any], model: Any, origin: str, chosen: dict[str,
     console.print(facts)
     rows = body["models"]
     ctx = rows[0]["effective_context_length"] if rows else 0
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  title=f"On this machine at {ctx:,} tokens of context (GiB)", title_justify="left")
-    for header in ("Quant", "Weights", "KV", "Other", "Total", "Run", "Fit", "tok/s"):
-        table.add_column(header, justify="left" if header in ("Quant", "Run", "Fit") else "right",
-                         no_wrap=True)
-    for r in rows:
-        m = r["memory_breakdown"]
-        quant = (r["best_quant"] or "-") + (" (file)" if r["weights_exact"] else "")
-        table.add_row(quant, _gb(m["weights_gb"]), _gb(m["kv_cache_gb"]), _gb(m["overhead_gb"]),
-                      _gb(r["total_memory_gb"]), r["run_mode_label"],
-                      Text(r["fit_label"], style=FIT_STYLES[r["fit_level"]]), _row_tps(r))
-    console.print(table)
+    console.print(Text(f"On this machine at {ctx:,} tokens of context (GiB)"))
+    headers = ("Weights", "KV", "Other", "Total", "Run", "Fit", "tok/s")
+    cells = [[_gb(r["memory_breakdown"]["weights_gb"]), _gb(r["memory_breakdown"]["kv_cache_gb"]),
+              _gb(r["memory_breakdown"]["overhead_gb"]), _gb(r["total_memory_gb"]),
+              r["run_mode_label"], r["fit_label"], _row_tps(r)] for r in rows]
+    quants = [(r["best_quant"] or "-") + (" (file)" if r["weights_exact"] else "") for r in rows]
+    console.print(fitted_table(console.width, "Quant", quants, headers, cells,
+                               right=("Weights", "KV", "Other", "Total", "tok/s"),
+                               drop_order=("Other", "KV", "Weights", "Run"),
+                               styled={"Fit": [FIT_STYLES[r["fit_level"]] for r in rows]}))
     own = [r for r in rows if r["weights_exact"]]
     best = own[0] if own else chosen
     label = "This file" if own else "Best choice here"

@@ -130,3 +130,17 @@ def test_plain_llmfit_shows_top(run):
     assert plain.exit_code == 0 and plain.stdout == top.stdout
     with_gpu = run("--gpu", "RTX 4090")
     assert "for NVIDIA GeForce RTX 4090 (CUDA)" in with_gpu.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("width", [30, 40, 50, 64])
+def test_narrow_terminals_drop_columns_but_never_cut_figures(cli, width):
+    out = cli(width)("top").stdout.splitlines()
+    assert all(len(line) <= width for line in out)
+    rows = [line for line in out if re.search(r"\b(Good|Marginal|Perfect)\b", line)]
+    assert len(rows) == 5
+    full = json.loads(cli(width)("top", "--json").stdout)["models"]
+    for line, row in zip(rows, full):
+        tps = row["estimated_tps"]
+        shown = f"{tps:.0f}" if tps >= 10 else f"{tps:.1f}"
+        assert re.search(rf"~?{re.escape(shown)}\b", line), (line, shown)
+        assert "…" not in line.split()[-1]  # the last figure is whole
