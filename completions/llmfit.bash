@@ -26,6 +26,7 @@ _llmfit() {
         --port) return ;;
         --unix-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --refresh) return ;;
+        --cors-origin) return ;;
         --publisher) return ;;
     esac
     local words
@@ -38,7 +39,7 @@ _llmfit() {
         models) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         remove) words="--help -h" ;;
         search) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
-        serve) words="--host --port --unix-socket --refresh --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        serve) words="--host --port --unix-socket --refresh --cors-origin --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         system) words="--json --measure --memory --ram --cpu-cores --gpu --help -h" ;;
         top) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         update) words="--publisher --limit -n --refresh --help -h" ;;

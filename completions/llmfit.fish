@@ -78,6 +78,7 @@ complete -c llmfit -n '__fish_seen_subcommand_from serve' -l host -x -d 'Address
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l port -x -d 'TCP port [default: 8787]'
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l unix-socket -r -F -d 'Listen on this unix socket (mode 0660) instead of TCP'
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l refresh -x -d 'Seconds between hardware snapshots (free RAM and VRAM)'
+complete -c llmfit -n '__fish_seen_subcommand_from serve' -l cors-origin -x -d 'Let a browser page on this origin call the API, e.g. http://localhost:3000 (repeatable; none by default)'
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l max-context -x -d 'Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH'
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l memory -x -d 'GPU memory (VRAM) to assume, e.g. 24G'
 complete -c llmfit -n '__fish_seen_subcommand_from serve' -l ram -x -d 'System RAM to assume, e.g. 64G'

@@ -211,6 +211,7 @@ def serve(ctx: typer.Context,
           port: Annotated[Optional[int], typer.Option("--port", metavar="PORT", help="TCP port [default: 8787].", show_default=False, min=0, max=65535)] = None,
           unix_socket: Annotated[Optional[str], typer.Option("--unix-socket", metavar="PATH", help="Listen on this unix socket (mode 0660) instead of TCP.", show_default=False)] = None,
           refresh: Annotated[float, typer.Option("--refresh", metavar="SECONDS", help="Seconds between hardware snapshots (free RAM and VRAM).", min=0.1, max=3600)] = 5.0,
+          cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", metavar="ORIGIN", help="Let a browser page on this origin call the API, e.g. http://localhost:3000 (repeatable; none by default).", show_default=False)] = None,
           max_context: MaxContext = None, memory: Memory = None, ram: Ram = None,
           cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
     """Run the REST API node agent (GET /health, /api/v1/system, /api/v1/models[/top|/NAME])."""
@@ -225,7 +226,8 @@ def serve(ctx: typer.Context,
         service = _service(opts, refresh_seconds=refresh)
         service.snapshot()  # probe once before listening, so the first request is fast
         try:
-            run_server(service, host or "127.0.0.1", 8787 if port is None else port, unix_socket)
+            run_server(service, host or "127.0.0.1", 8787 if port is None else port, unix_socket,
+                       tuple(cors_origin or ()))
         except KeyboardInterrupt:
             pass
 

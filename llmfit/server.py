@@ -9,7 +9,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import threading
+
+import anyio
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +29,7 @@ from llmfit.values import SystemSpec
 
 log = logging.getLogger("llmfit.server")
 Handler = Callable[[Request], Awaitable[Response]]
+BUILD_WORKERS = 2  # concurrent uncached analyses; more only queue (the machine has few cores)
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -41,30 +48,51 @@ class _BodyCache:
 
     Schedulers poll every node with the same few queries every few seconds; between snapshot
     refreshes the answer cannot change, so the bytes are reused (the full /models listing takes
-    ~5 ms to build and encode, a cache hit ~0.1 ms). Bounded LRU; event-loop thread only.
+    ~5 ms to build and encode, a cache hit ~0.1 ms). LRU bounded by entries and by bytes (a large
+    catalog overlay must not grow the process without bound); safe across threads, since cache
+    misses are built in worker threads.
     """
 
     SIZE = 64
+    MAX_BYTES = 32 * 2**20
 
     def __init__(self, service: LlmfitService) -> None:
         self._service = service
         self._bodies: OrderedDict[tuple[SystemSpec, frozenset[str], Query], bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
 
     def _state(self, query: Query) -> tuple[SystemSpec, frozenset[str]]:
         return self._service.system_for(query), self._service.pulled
 
-    def listing(self, query: Query) -> bytes:
+    def cached(self, query: Query) -> bytes | None:
+        """The stored body, without building one (cheap: answered on the event loop)."""
         key = self._state(query) + (query,)
-        body = self._bodies.get(key)
-        if body is not None:
-            self._bodies.move_to_end(key)
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
             return body
+
+    def listing(self, query: Query) -> bytes:
+        """The body, built and stored when missing."""
+        body = self.cached(query)
+        if body is not None:
+            return body
+        key = self._state(query) + (query,)
         body = _encode(self._service.models_body(query))
-        if self._state(query) == key[:2]:  # no snapshot refresh while building
-            self._bodies[key] = body
-            while len(self._bodies) > self.SIZE:
-                self._bodies.popitem(last=False)
+        if self._state(query) == key[:2] and len(body) <= self.MAX_BYTES // 4:
+            with self._lock:  # stored only when no snapshot refresh happened while building
+                if key not in self._bodies:
+                    self._bodies[key] = body
+                    self._bytes += len(body)
+                while len(self._bodies) > self.SIZE or self._bytes > self.MAX_BYTES:
+                    self._bytes -= len(self._bodies.popitem(last=False)[1])
         return body
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
 
 
 def _encode(content: Any) -> bytes:
@@ -73,8 +101,9 @@ def _encode(content: Any) -> bytes:
                       separators=(",", ":")).encode("utf-8")
 
 
-def create_app(service: LlmfitService) -> Starlette:
-    """The REST API of api-contract.md over one service."""
+def create_app(service: LlmfitService, cors_origins: tuple[str, ...] = ()) -> Starlette:
+    """The REST API of api-contract.md over one service; `cors_origins` lets browser
+    dashboards on those origins call it (none by default)."""
 
     async def index(request: Request) -> Response:
         return JSONResponse({"name": "llmfit", "endpoints": [
@@ -88,6 +117,7 @@ def create_app(service: LlmfitService) -> Starlette:
         return JSONResponse(service.system_body(_what_if(request)))
 
     bodies = _BodyCache(service)
+    builders = anyio.Semaphore(BUILD_WORKERS)
 
     def listing(endpoint: Endpoint) -> Handler:
         async def handler(request: Request) -> Response:
@@ -95,7 +125,11 @@ def create_app(service: LlmfitService) -> Starlette:
             if name is not None and not name.strip():
                 raise NotFoundError("no model name given: use /api/v1/models to list all")
             query = parse_query(_params(request), endpoint, name=name)
-            return Response(bodies.listing(query), media_type="application/json")
+            body = bodies.cached(query)
+            if body is None:  # analyses are CPU work: off the event loop, a few at a time
+                async with builders:
+                    body = await run_in_threadpool(bodies.listing, query)
+            return Response(body, media_type="application/json")
         return handler
 
     async def openapi(request: Request) -> Response:
@@ -109,7 +143,11 @@ def create_app(service: LlmfitService) -> Starlette:
     ]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: _http_error, LlmfitError: _llmfit_error, Exception: _unexpected_error}
-    return Starlette(routes=routes, exception_handlers=handlers)
+    middleware = [Middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                             allow_methods=["GET"], allow_headers=["*"])] if cors_origins else []
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
+    app.router.redirect_slashes = False  # a redirect would echo the client's Host header
+    return app
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -201,7 +239,31 @@ def bind_tcp(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | None) -> None:
+class _OncePerInterval(logging.Filter):
+    """Let one record per message template through per interval (accept() errors under a
+    connection flood would otherwise write megabytes per second)."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        super().__init__()
+        self.seconds, self.last = seconds, {}  # type: ignore[var-annotated]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import time
+
+        now, key = time.monotonic(), (record.name, str(record.msg))
+        if now - self.last.get(key, -1e9) < self.seconds:
+            return False
+        self.last[key] = now
+        return True
+
+
+def _rate_limit_logs() -> None:
+    for name in ("uvicorn.error", "asyncio", "llmfit.server"):
+        logging.getLogger(name).addFilter(_OncePerInterval())
+
+
+def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | None,
+               cors_origins: tuple[str, ...] = ()) -> None:
     """Serve until interrupted; prints where it listens."""
     import os
     import signal
@@ -213,8 +275,13 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     mine = _identity(unix_socket) if unix_socket else None
     where = f"unix:{unix_socket}" if unix_socket else f"http://{_url_host(host)}:{sock.getsockname()[1]}"
     print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
-    config = uvicorn.Config(create_app(service), log_level="warning", access_log=False,
-                            lifespan="off")
+    config = uvicorn.Config(create_app(service, cors_origins), log_level="warning",
+                            access_log=False, lifespan="off",
+                            timeout_keep_alive=5,  # idle keep-alive connections are closed
+                            limit_concurrency=256,  # beyond this: 503, not an unbounded queue
+                            backlog=256, h11_max_incomplete_event_size=16 * 1024,  # header cap
+                            timeout_graceful_shutdown=5)
+    _rate_limit_logs()
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGINT and SIGTERM, then re-raises the signal it caught.
     # Make that a KeyboardInterrupt for both, so a stop (Ctrl-C, or `kubectl delete pod`) removes

@@ -16,6 +16,7 @@ from conftest import cpu_box, dual_3090_box, m2_max_box, rtx4090_box
 from llmfit import query as q
 from llmfit.fit import AnalysisOptions
 from llmfit.placement import FitLevel
+from llmfit.query import parse_query
 from llmfit.server import create_app
 from llmfit.values import GpuDevice, SystemSpec
 
@@ -720,3 +721,41 @@ def test_cli_json_equals_the_api_body(client_for, monkeypatch, args, path):
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == api
+
+
+# --- hardening (issue #8) --------------------------------------------------------------------
+
+
+def test_no_redirect_echoes_the_host_header(service_for):
+    client = TestClient(create_app(service_for(cpu_box())))
+    answer = client.get("/health/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert answer.status_code == 404 and "location" not in answer.headers
+    assert answer.json() == {"error": "no such endpoint: /health/"}
+
+
+def test_cors_is_off_by_default_and_allows_only_the_given_origins(service_for):
+    plain = TestClient(create_app(service_for(cpu_box())))
+    assert "access-control-allow-origin" not in plain.get(
+        "/health", headers={"Origin": "http://dash.example"}).headers
+    client = TestClient(create_app(service_for(cpu_box()), ("http://dash.example",)))
+    ok = client.get("/api/v1/models/top", headers={"Origin": "http://dash.example"})
+    assert ok.headers["access-control-allow-origin"] == "http://dash.example"
+    other = client.get("/health", headers={"Origin": "http://other.example"})
+    assert "access-control-allow-origin" not in other.headers
+    pre = client.options("/api/v1/models", headers={"Origin": "http://dash.example",
+                                                     "Access-Control-Request-Method": "GET"})
+    assert pre.status_code == 200
+
+
+def test_the_body_cache_is_bounded_in_bytes(service_for, monkeypatch):
+    from llmfit import server as srv
+
+    monkeypatch.setattr(srv._BodyCache, "MAX_BYTES", 1_000_000)
+    cache = srv._BodyCache(service_for(cpu_box()))
+    total = 0
+    for n in range(1, 40):
+        total += len(cache.listing(parse_query({"limit": str(n * 2)})))
+        assert cache.total_bytes <= 1_000_000
+    assert total > 1_000_000  # more was built than the cache may keep
+    assert cache.cached(parse_query({"limit": "2"})) is None  # the oldest were evicted
+    assert cache.cached(parse_query({"limit": str(39 * 2)})) is not None
