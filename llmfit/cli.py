@@ -224,7 +224,8 @@ def serve(ctx: typer.Context,
         from llmfit.server import run_server
 
         service = _service(opts, refresh_seconds=refresh)
-        service.snapshot()  # probe once before listening, so the first request is fast
+        service.snapshot()  # probe once before listening (bounded), so the first request is fast
+        service.start_refresher()  # then only in the background: requests never wait for a driver
         try:
             run_server(service, host or "127.0.0.1", 8787 if port is None else port, unix_socket,
                        tuple(cors_origin or ()))

@@ -111,7 +111,7 @@ def create_app(service: LlmfitService, cors_origins: tuple[str, ...] = ()) -> St
             "/api/v1/models/{name}", "/openapi.json"]})
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "node": service.node})
+        return JSONResponse(service.health_body())
 
     async def system(request: Request) -> Response:
         return JSONResponse(service.system_body(_what_if(request)))

@@ -20,6 +20,7 @@ from llmfit.query import Query, apply_query, parse_int
 from llmfit.values import SystemSpec
 
 CONTEXT_ENV = "OLLAMA_CONTEXT_LENGTH"
+PROBE_TIMEOUT_S = 20.0  # a driver call that takes longer is abandoned (its thread is a daemon)
 CACHE_SIZE = 64
 
 
@@ -79,6 +80,8 @@ class LlmfitService:
         self._local: dict[str, float] = {}
         self._measured: dict[tuple[str, str], float] = {}
         self._snapshot_at = 0.0
+        self._probe_error: str | None = None
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], tuple[list[FitResult], Pools]] = OrderedDict()
         # The node identity is fixed for the life of the process.
@@ -91,16 +94,60 @@ class LlmfitService:
         return self._catalog
 
     def snapshot(self) -> SystemSpec:
-        """The machine with overrides; re-probed when older than the refresh interval."""
+        """The machine with overrides. The CLI probes once; `llmfit serve` probes once before
+        listening and then only in the background (start_refresher): a request never waits
+        for a driver."""
         with self._lock:
-            stale = (self._refresh_seconds is not None
-                     and time.monotonic() - self._snapshot_at > self._refresh_seconds)
-            if self._snapshot is None or stale:
-                self._snapshot = self._overrides.apply(self._probe())
-                self._pulled = self._pulled_probe()
-                self._local, self._measured = _local_truth(self._snapshot, self._bench_records())
-                self._snapshot_at = time.monotonic()
+            if self._snapshot is None:
+                self._refresh_locked()
+            assert self._snapshot is not None
             return self._snapshot
+
+    def _take(self) -> tuple[SystemSpec, frozenset[str], Any]:
+        system = self._overrides.apply(self._probe())
+        return system, self._pulled_probe(), _local_truth(system, self._bench_records())
+
+    def _refresh_locked(self) -> None:
+        try:
+            system, pulled, (local, measured) = _with_timeout(self._take, probe_timeout_s())
+        except Exception as exc:  # noqa: BLE001 - a probe failure must never stop answers
+            self._probe_error = f"{type(exc).__name__}: {exc}"[:300]
+            if self._snapshot is None:  # nothing yet: RAM and cores, no GPU, said in a note
+                self._snapshot = self._overrides.apply(_fallback_system(self._probe_error))
+                self._snapshot_at = time.monotonic()
+            return
+        self._snapshot, self._pulled, self._local, self._measured = system, pulled, local, measured
+        self._snapshot_at, self._probe_error = time.monotonic(), None
+
+    def refresh(self) -> None:
+        """Probe again (bounded by PROBE_TIMEOUT_S); on failure keep the last good snapshot."""
+        with self._lock:
+            self._refresh_locked()
+
+    def start_refresher(self) -> threading.Thread | None:
+        """A daemon thread re-probing every refresh interval (none without one)."""
+        if self._refresh_seconds is None:
+            return None
+
+        def loop() -> None:
+            while not self._stopped.wait(self._refresh_seconds or 5.0):
+                self.refresh()
+
+        thread = threading.Thread(target=loop, name="llmfit-refresher", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        """Stop the background refresher (a probe in flight is left to finish on its own)."""
+        self._stopped.set()
+
+    def health_body(self) -> dict[str, Any]:
+        """GET /health: `ok`, or `degraded` while the last probe failed (answers go on from
+        the last good snapshot), with the snapshot's age and the probe error."""
+        self.snapshot()
+        return {"status": "degraded" if self._probe_error else "ok", "node": self.node,
+                "snapshot_age_s": round(time.monotonic() - self._snapshot_at, 1),
+                "probe_error": self._probe_error}
 
     @property
     def pulled(self) -> frozenset[str]:
@@ -200,6 +247,48 @@ def info_quants(model: ModelSpec, pools: Pools) -> list[str]:
     if pools.gpu_backend in ("CUDA", "ROCm"):
         names += [q for q in ("FP8", "AWQ", "GPTQ") if q in model.quants]
     return names
+
+
+def probe_timeout_s() -> float:
+    """PROBE_TIMEOUT_S, or $LLMFIT_PROBE_TIMEOUT seconds (0.1 to 600) where set."""
+    raw = os.environ.get("LLMFIT_PROBE_TIMEOUT")
+    if not raw:
+        return PROBE_TIMEOUT_S
+    try:
+        return min(max(float(raw), 0.1), 600.0)
+    except ValueError:
+        return PROBE_TIMEOUT_S
+
+
+def _with_timeout(work: Callable[[], Any], seconds: float) -> Any:
+    """work() in a daemon thread: its result, its exception, or TimeoutError after `seconds`
+    (a hung driver call cannot be interrupted, only left behind)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="llmfit-probe", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"the hardware probe took longer than {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _fallback_system(reason: str) -> SystemSpec:
+    """RAM and CPU cores only (psutil answers at once), for when the full probe hangs."""
+    from llmfit.hardware.cpu import read_cpu_cores, read_ram_gib
+
+    total, available, _ = read_ram_gib()
+    return SystemSpec(total_ram_gib=total, available_ram_gib=available, cpu_cores=read_cpu_cores(),
+                      cpu_name="unknown CPU (probe pending)",
+                      notes=(f"hardware probe failed ({reason}); GPUs not detected yet",))
 
 
 def _local_bench_records() -> list[Any]:

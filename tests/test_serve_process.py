@@ -232,3 +232,22 @@ def test_stopping_leaves_a_symlink_put_at_the_path_alone(serve, tmp_path):
     path.symlink_to(target)
     assert server.interrupt() == 0
     assert path.is_symlink() and target.read_text() == "keep me"
+
+
+def test_a_hung_gpu_driver_neither_blocks_serving_nor_stopping(serve, tmp_path, monkeypatch):
+    fake = tmp_path / "fake-nvml"
+    fake.mkdir()
+    (fake / "pynvml.py").write_text("import time\n\ndef nvmlInit():\n    time.sleep(3600)\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    monkeypatch.setenv("LLMFIT_PROBE_TIMEOUT", "1")
+    server = serve("--port", "0", "--refresh", "0.5")
+    base = server.wait_for(r"listening on (http://\S+)").group(1)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        wait_healthy(client)
+        started = time.monotonic()
+        health = client.get("/health").json()
+        assert time.monotonic() - started < 1.0  # answered at once, not after the probe
+        assert health["status"] == "degraded" and "TimeoutError" in health["probe_error"]
+        assert client.get("/api/v1/models/top").status_code == 200
+    server.proc.send_signal(signal.SIGTERM)  # while probe threads hang in the driver
+    assert server.wait_exit() == 0

@@ -91,7 +91,9 @@ def test_index_lists_the_endpoints_and_each_answers(gpu):
 
 def test_health_names_the_node(gpu):
     os_name = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}[platform.system()]
-    assert get_json(gpu, "/health") == {"status": "ok", "node": {"name": "node-7", "os": os_name}}
+    body = get_json(gpu, "/health")
+    assert body["status"] == "ok" and body["node"] == {"name": "node-7", "os": os_name}
+    assert body["probe_error"] is None and 0 <= body["snapshot_age_s"] < 60
 
 
 def test_node_name_falls_back_to_hostname_variable(service_for, monkeypatch):
@@ -673,12 +675,29 @@ def test_snapshot_is_refreshed_after_the_interval(service_for, monkeypatch):
         return get_json(client, "/api/v1/models/top")["system"]["available_ram_gb"]
 
     assert (available(), top_available()) == (20.0, 20.0)
-    now[0] = 1004.9
-    assert (available(), top_available()) == (20.0, 20.0)
-    assert probes == [1000.0]
     now[0] = 1005.5
+    assert (available(), top_available()) == (20.0, 20.0)  # requests never probe
+    assert probes == [1000.0]
+    service.refresh()  # what the background refresher does every interval
     assert (top_available(), available()) == (12.5, 12.5)  # the cached /top body is not reused
     assert probes == [1000.0, 1005.5]
+
+
+def test_the_refresher_thread_reprobes_in_the_background(service_for):
+    import time
+
+    from llmfit.service import LlmfitService
+
+    probes = []
+    service = LlmfitService(catalog=service_for(cpu_box()).catalog, pulled_probe=frozenset,
+                            probe=lambda: probes.append(1) or cpu_box(), refresh_seconds=0.05)
+    service.snapshot()
+    assert service.start_refresher() is not None
+    deadline = time.monotonic() + 5
+    while len(probes) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    service.close()
+    assert len(probes) >= 3
 
 
 def test_without_refresh_interval_the_snapshot_is_kept(service_for, monkeypatch):
@@ -759,3 +778,48 @@ def test_the_body_cache_is_bounded_in_bytes(service_for, monkeypatch):
     assert total > 1_000_000  # more was built than the cache may keep
     assert cache.cached(parse_query({"limit": "2"})) is None  # the oldest were evicted
     assert cache.cached(parse_query({"limit": str(39 * 2)})) is not None
+
+
+def test_a_hung_probe_never_blocks_answers_and_health_says_degraded(service_for, monkeypatch):
+    import threading
+    import time
+
+    from llmfit import service as svc
+
+    monkeypatch.setattr(svc, "PROBE_TIMEOUT_S", 0.3)
+    release = threading.Event()
+    calls = []
+
+    def probe():
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(30)  # the second probe hangs like a stuck driver
+        return cpu_box()
+
+    service = svc.LlmfitService(catalog=service_for(cpu_box()).catalog, probe=probe,
+                                pulled_probe=frozenset, refresh_seconds=0.05)
+    client = TestClient(create_app(service))
+    assert client.get("/health").json()["status"] == "ok"
+    started = time.monotonic()
+    service.refresh()  # the hung probe is abandoned after 0.3 s
+    assert time.monotonic() - started < 2
+    health = client.get("/health").json()
+    assert health["status"] == "degraded" and "TimeoutError" in health["probe_error"]
+    assert client.get("/api/v1/models/top").status_code == 200  # served from the last snapshot
+    release.set()
+
+
+def test_a_probe_that_fails_first_still_lets_the_server_answer(service_for, monkeypatch):
+    def broken():
+        raise RuntimeError("NVML_ERROR_UNKNOWN")
+
+    from llmfit.service import LlmfitService
+
+    service = LlmfitService(catalog=service_for(cpu_box()).catalog, probe=broken,
+                            pulled_probe=frozenset, refresh_seconds=5)
+    client = TestClient(create_app(service))
+    health = client.get("/health").json()
+    assert health["status"] == "degraded" and "NVML_ERROR_UNKNOWN" in health["probe_error"]
+    system = client.get("/api/v1/system").json()["system"]
+    assert system["has_gpu"] is False and system["total_ram_gb"] > 0
+    assert any("hardware probe failed" in n for n in system["notes"])
