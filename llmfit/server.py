@@ -271,14 +271,17 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
 
     import uvicorn
 
+    from llmfit.http_protocol import HeaderDeadlineProtocol
+
     sock = bind_unix_socket(unix_socket) if unix_socket else bind_tcp(host, port)
     mine = _identity(unix_socket) if unix_socket else None
     where = f"unix:{unix_socket}" if unix_socket else f"http://{_url_host(host)}:{sock.getsockname()[1]}"
     print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
     config = uvicorn.Config(create_app(service, cors_origins), log_level="warning",
                             access_log=False, lifespan="off",
+                            http=HeaderDeadlineProtocol,  # idle / slow-header clients dropped
                             timeout_keep_alive=5,  # idle keep-alive connections are closed
-                            limit_concurrency=256,  # beyond this: 503, not an unbounded queue
+                            limit_concurrency=1000,  # beyond this: 503, not an unbounded queue
                             backlog=256, h11_max_incomplete_event_size=16 * 1024,  # header cap
                             timeout_graceful_shutdown=5)
     _rate_limit_logs()

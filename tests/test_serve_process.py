@@ -251,3 +251,31 @@ def test_a_hung_gpu_driver_neither_blocks_serving_nor_stopping(serve, tmp_path, 
         assert client.get("/api/v1/models/top").status_code == 200
     server.proc.send_signal(signal.SIGTERM)  # while probe threads hang in the driver
     assert server.wait_exit() == 0
+
+
+def test_idle_and_slow_header_clients_do_not_lock_others_out(serve, monkeypatch):
+    monkeypatch.setenv("LLMFIT_HEADER_TIMEOUT", "1")
+    server = serve("--port", "0", *OVERRIDES)
+    base = server.wait_for(r"listening on (http://\S+)").group(1)
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        wait_healthy(client)
+        idle = [socket.create_connection((host, int(port))) for _ in range(300)]
+        slow = socket.create_connection((host, int(port)))
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        try:
+            assert client.get("/health").status_code == 200  # served beside 301 idle sockets
+            time.sleep(2.5)  # past the header deadline
+            closed = 0
+            for sock in idle + [slow]:
+                sock.settimeout(2)
+                try:
+                    closed += sock.recv(1) == b""
+                except OSError:
+                    closed += 1
+            assert closed == len(idle) + 1
+            assert client.get("/health").status_code == 200
+        finally:
+            for sock in idle + [slow]:
+                sock.close()
+    assert server.interrupt() == 0
