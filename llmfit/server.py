@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,7 +30,7 @@ from llmfit.values import SystemSpec
 
 log = logging.getLogger("llmfit.server")
 Handler = Callable[[Request], Awaitable[Response]]
-BUILD_WORKERS = 2  # concurrent uncached analyses; more only queue (the machine has few cores)
+BUILD_WORKERS = 1  # concurrent uncached analyses: CPU work holding the GIL; more only queue
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -285,6 +286,9 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
                             backlog=256, h11_max_incomplete_event_size=16 * 1024,  # header cap
                             timeout_graceful_shutdown=5)
     _rate_limit_logs()
+    # Analyses run in a worker thread; a short GIL switch interval lets the event loop answer
+    # /health and cached bodies between their steps (5 ms by default: too coarse for p99).
+    sys.setswitchinterval(0.0005)
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGINT and SIGTERM, then re-raises the signal it caught.
     # Make that a KeyboardInterrupt for both, so a stop (Ctrl-C, or `kubectl delete pod`) removes
