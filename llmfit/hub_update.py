@@ -31,7 +31,8 @@ class UpdateReport:
 
 
 def collect_rows(publishers: list[str], per_publisher: int, refresh: bool, curated: set[str],
-                 step: Callable[[str], None] = lambda _: None) -> tuple[list[dict[str, Any]], UpdateReport]:
+                 step: Callable[[str], None] = lambda _: None,
+                 found: Callable[[int], None] = lambda _: None) -> tuple[list[dict[str, Any]], UpdateReport]:
     """Catalog rows for the publishers' top repos (curated names are left to the catalog)."""
     from llmfit.catalog import parse_row
     from llmfit.hf_config import row_from_config
@@ -48,6 +49,7 @@ def collect_rows(publishers: list[str], per_publisher: int, refresh: bool, curat
             repos += list_top_repos(author, per_publisher)
         except LlmfitError as exc:
             report.problems.append(f"{author}: {exc}")
+    found(len(repos))
     for repo in repos:
         step(repo)
         if repo.lower() in curated:
@@ -79,7 +81,8 @@ def run_update(publishers: list[str], per_publisher: int, refresh: bool) -> Upda
         def step(repo: str) -> None:
             progress.update(task, description=f"Reading {repo}", advance=1)
 
-        rows, report = collect_rows(publishers, per_publisher, refresh, curated, step)
+        rows, report = collect_rows(publishers, per_publisher, refresh, curated, step,
+                                    lambda n: progress.update(task, total=n))
     if rows:
         add_rows(rows)
     report.added = sum(r["name"].lower() not in before for r in rows)

@@ -3,7 +3,7 @@ into one ModelSpec. CLI only: the API serves the catalogs and never follows a cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Union
 
@@ -85,10 +85,8 @@ def _ollama(tag: str) -> Resolved:
     blob = ollama_blob_path(tag)
     if blob is None:
         raise NotFoundError(f"{tag}: not pulled in the local Ollama (no manifest found)")
-    model = read_gguf(blob)
-    from dataclasses import replace
-
-    return Resolved(replace(model, name=tag.removeprefix("ollama:"), ollama_name=tag.removeprefix("ollama:")), "ollama")
+    name = tag.removeprefix("ollama:")
+    return Resolved(replace(read_gguf(blob), name=name, ollama_name=name), "ollama")
 
 
 def resolve_local_gguf(source: str, catalog: Catalog) -> tuple[ModelSpec, str]:
