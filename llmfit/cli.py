@@ -221,14 +221,15 @@ def serve(ctx: typer.Context,
         typer.echo("llmfit: error: --unix-socket cannot be combined with --host or --port", err=True)
         raise typer.Exit(2)
     with _friendly_errors():
-        from llmfit.server import run_server
+        from llmfit.server import check_origin, run_server
 
+        origins = tuple(check_origin(o) for o in cors_origin or ())
         service = _service(opts, refresh_seconds=refresh)
         service.snapshot()  # probe once before listening (bounded), so the first request is fast
         service.start_refresher()  # then only in the background: requests never wait for a driver
         try:
             run_server(service, host or "127.0.0.1", 8787 if port is None else port, unix_socket,
-                       tuple(cors_origin or ()))
+                       origins)
         except KeyboardInterrupt:
             pass
 

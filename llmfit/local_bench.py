@@ -149,7 +149,7 @@ def bench_model(service: Any, model: Any, name: str, binary: Path) -> tuple[Benc
     without any local correction; returns it and the class's correction factor now."""
     from llmfit import query as q
     from llmfit.estimate import quant_table
-    from llmfit.placement import RunMode
+    from llmfit.placement import RunMode, main_efficiency
 
     exact = model.exact_weights
     system = service.snapshot()
@@ -157,7 +157,7 @@ def bench_model(service: Any, model: Any, name: str, binary: Path) -> tuple[Benc
     raw = {"quant": exact.quant} if exact.quant.upper() in quant_table() else {}
     row = service.model_body(model, q.parse_query(raw, q.SEARCH))["models"][0]
     on_cpu = row["run_mode"] == RunMode.CPU_ONLY.code
-    eff = pools.cpu_efficiency if on_cpu else pools.gpu_efficiency
+    eff = main_efficiency(RunMode.CPU_ONLY if on_cpu else RunMode.GPU, pools)
     cls = eff.device_class if eff else "gpu"
     estimated = (row["estimated_tps"] or 0.0) / (eff.local_factor if eff else 1.0)
     ngl = 0 if on_cpu else 99

@@ -97,6 +97,11 @@ class Pools:
     cpu_arch: str = "x86_64"
 
 
+def main_efficiency(mode: RunMode, pools: Pools) -> Efficiency | None:
+    """The constants of the pool a run mode decodes from (the CPU's, or the GPU's)."""
+    return pools.cpu_efficiency if mode is RunMode.CPU_ONLY else pools.gpu_efficiency
+
+
 def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) -> Pools:
     """Pools of a machine: GPU memory summed over cards, bandwidth as a layer split sees it.
     `local`: per-class corrections measured on this machine (`llmfit bench`)."""

@@ -12,7 +12,7 @@ from llmfit.catalog import parameter_count_label
 from llmfit.estimate import cpu_stream_gbps
 from llmfit.fit import FitResult, Runtime
 from llmfit.installed import is_pulled
-from llmfit.placement import Pools, RunMode
+from llmfit.placement import Pools, RunMode, main_efficiency
 from llmfit.query import Query
 from llmfit.values import SystemSpec
 
@@ -91,7 +91,7 @@ def _gpu_share(result: FitResult, pools: Pools) -> float:
 def estimate_basis(result: FitResult, pools: Pools) -> dict[str, Any]:
     """How the figures on the row were derived."""
     on_cpu = result.mode is RunMode.CPU_ONLY
-    eff = pools.cpu_efficiency if on_cpu else pools.gpu_efficiency
+    eff = main_efficiency(result.mode, pools)
     if result.tps is None:
         method = "none: does not fit" if result.level.code == "too_tight" else "none: bandwidth unknown"
     else:
@@ -136,7 +136,7 @@ def speed_fields(result: FitResult, pools: Pools) -> dict[str, Any]:
     from llmfit.confidence import speed_range
 
     on_cpu = result.mode is RunMode.CPU_ONLY
-    eff = pools.cpu_efficiency if on_cpu else pools.gpu_efficiency
+    eff = main_efficiency(result.mode, pools)
     offloaded = result.mode in (RunMode.CPU_OFFLOAD, RunMode.MOE_OFFLOAD)
     known = pools.cpu_bandwidth_measured if on_cpu else pools.gpu_bandwidth_gbps is not None
     r = speed_range(result.tps, eff, result.model.is_moe, offloaded, known)

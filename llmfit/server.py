@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import sys
 from collections import OrderedDict
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from llmfit.errors import LlmfitError, NotFoundError
+from llmfit.errors import LlmfitError, NotFoundError, UsageError
 from llmfit.openapi import openapi_document
 from llmfit.query import MODELS, SEARCH, TOP, Endpoint, Query, parse_query
 from llmfit.service import LlmfitService
@@ -100,6 +101,18 @@ def _encode(content: Any) -> bytes:
     """The same bytes JSONResponse would send."""
     return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
                       separators=(",", ":")).encode("utf-8")
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def check_origin(origin: str) -> str:
+    """A browser origin for --cors-origin (scheme://host[:port], or *), else a UsageError."""
+    text = origin.strip().rstrip("/")
+    if text != "*" and not _ORIGIN.match(text):
+        raise UsageError(f"invalid --cors-origin value {origin!r}: use scheme://host[:port], "
+                         "e.g. http://localhost:3000, or *")
+    return text
 
 
 def create_app(service: LlmfitService, cors_origins: tuple[str, ...] = ()) -> Starlette:

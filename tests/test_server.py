@@ -823,3 +823,16 @@ def test_a_probe_that_fails_first_still_lets_the_server_answer(service_for, monk
     system = client.get("/api/v1/system").json()["system"]
     assert system["has_gpu"] is False and system["total_ram_gb"] > 0
     assert any("hardware probe failed" in n for n in system["notes"])
+
+
+@pytest.mark.parametrize("origin", ["", "not a url", "ftp://x.example", "http://x.example/path"])
+def test_bad_cors_origins_are_usage_errors(cli, origin):
+    result = cli(80)("serve", "--port", "0", "--cors-origin", origin)
+    assert result.exit_code == 2 and "invalid --cors-origin value" in result.stderr
+
+
+def test_good_cors_origins_pass():
+    from llmfit.server import check_origin
+
+    assert check_origin("http://localhost:3000/") == "http://localhost:3000"
+    assert check_origin("https://[::1]:8443") == "https://[::1]:8443" and check_origin("*") == "*"
