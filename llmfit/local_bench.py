@@ -78,8 +78,8 @@ def run_llama_bench(binary: Path, file: Path, threads: int, n_gpu_layers: int) -
     args = [str(binary), "-m", str(file), "-p", "0", "-n", "128", "-r", "3", "-o", "json",
             "-t", str(threads), "-ngl", str(n_gpu_layers)]
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(args, capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=BENCH_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BenchError(f"llama-bench did not run: {exc}") from None
     if done.returncode != 0:

@@ -290,7 +290,6 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     sock = bind_unix_socket(unix_socket) if unix_socket else bind_tcp(host, port)
     mine = _identity(unix_socket) if unix_socket else None
     where = f"unix:{unix_socket}" if unix_socket else f"http://{_url_host(host)}:{sock.getsockname()[1]}"
-    print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
     config = uvicorn.Config(create_app(service, cors_origins), log_level="warning",
                             access_log=False, lifespan="off",
                             http=HeaderDeadlineProtocol,  # idle / slow-header clients dropped
@@ -303,12 +302,16 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     # /health and cached bodies between their steps (5 ms by default: too coarse for p99).
     sys.setswitchinterval(0.0005)
     server = uvicorn.Server(config)
-    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then re-raises the signal it caught.
-    # Make that a KeyboardInterrupt for both, so a stop (Ctrl-C, or `kubectl delete pod`) removes
-    # the socket file, says "stopped" and exits 0 instead of dying by SIGTERM's default action.
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
+    previous = None
+    # From the line that says where it listens on, a Ctrl-C or SIGTERM is a clean stop, even one
+    # that lands before uvicorn's own handlers are in place. uvicorn shuts down gracefully on
+    # SIGINT and SIGTERM, then re-raises the signal it caught; both become a KeyboardInterrupt,
+    # so a stop (Ctrl-C, or `kubectl delete pod`) removes the socket file and exits 0.
     try:
+        if main_thread:
+            previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass

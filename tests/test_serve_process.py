@@ -173,7 +173,8 @@ def test_sigterm_stops_cleanly_and_removes_the_socket(serve, tmp_path):
     server.wait_for(r"listening on unix:")
     with httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), base_url="http://llmfit",
                       timeout=10) as client:
-        assert wait_healthy(client)["status"] == "ok"
+        health = wait_healthy(client)
+        assert health["status"] == "ok", health
     server.proc.send_signal(signal.SIGTERM)  # how Kubernetes stops a pod
     assert server.wait_exit() == 0
     assert "llmfit serve: stopped" in server.rest_of_output()
@@ -316,4 +317,71 @@ def test_health_stays_fast_under_a_what_if_flood(serve):
     latencies.sort()
     assert flooded >= 6  # the what-if requests were really being computed meanwhile
     assert latencies[int(len(latencies) * 0.99) - 1] < 50, latencies[-5:]
+    assert server.interrupt() == 0
+
+
+FAKE_NVML = """\
+class _Memory:
+    def __init__(self, total, free):
+        self.total, self.free = total, free
+
+nan, inf = float("nan"), float("inf")
+READINGS = {readings!r}
+
+def nvmlInit():
+    if READINGS is None:
+        raise RuntimeError("Driver Not Loaded")
+def nvmlShutdown(): pass
+def nvmlDeviceGetCount(): return len(READINGS)
+def nvmlDeviceGetHandleByIndex(index): return index
+def nvmlDeviceGetName(handle): return b"NVIDIA GeForce RTX 4090\\x1b[31m"
+def nvmlDeviceGetMemoryInfo(handle):
+    total, free = READINGS[handle]
+    return _Memory(float(total), float(free))
+"""
+GIB_F = float(2**30)
+
+
+def _fake_driver(tmp_path: Path, monkeypatch, readings, smi: str | None) -> None:
+    """A fake `pynvml` on PYTHONPATH (None: NVML fails) and optionally a fake `nvidia-smi` on PATH."""
+    fake = tmp_path / "fake-driver"
+    fake.mkdir()
+    (fake / "pynvml.py").write_text(FAKE_NVML.format(readings=readings))
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    if smi is not None:
+        script = fake / "nvidia-smi"
+        script.write_text("#!/bin/sh\n" + smi + "\n")
+        script.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize(("readings", "smi", "note"), [
+    ([(float("nan"), 20 * GIB_F)], None, "reported VRAM nan; ignored"),
+    ([(float("inf"), float("-inf"))], None, "reported VRAM inf; ignored"),
+    ([(24 * GIB_F, -5 * GIB_F)], None, "reported free VRAM -5.0; ignored"),
+    ([(24 * GIB_F, 48 * GIB_F)], None, "exceeds the total 24 GiB"),
+    (None, "echo 'NVIDIA GeForce RTX 4090, NaN, inf'", "reported VRAM nan; ignored"),
+    (None, "printf '\\377\\376garbage without commas\\n\\n,,,\\n'", "nvidia-smi: none"),
+    (None, "sleep 30", "timed out"),
+], ids=["nan-total", "inf", "negative-free", "free-over-total", "smi-nan", "smi-garbage",
+        "smi-hangs"])
+def test_odd_driver_readings_are_dropped_with_a_note(serve, tmp_path, monkeypatch, readings,
+                                                      smi, note):
+    """Whatever the driver says, every endpoint answers 200, the oddity is a note, and a 24 GB
+    card (or an unknown one) is never told a 671B model runs on it."""
+    _fake_driver(tmp_path, monkeypatch, readings, smi)
+    server = serve("--port", "0", "--ram", "32G")
+    base = server.wait_for(r"listening on (http://\S+)").group(1)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        health = wait_healthy(client)
+        assert health["status"] == "ok", health
+        system = client.get("/api/v1/system")
+        assert system.status_code == 200
+        assert any(note in line for line in system.json()["system"]["notes"]), system.json()
+        for path in ("/api/v1/models", "/api/v1/models/top", "/api/v1/models/DeepSeek-V3"):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.text)
+        for row in client.get("/api/v1/models/DeepSeek-V3").json()["models"]:
+            if row["name"] == "deepseek-ai/DeepSeek-V3":
+                assert row["fit_level"] == "too_tight", row
     assert server.interrupt() == 0

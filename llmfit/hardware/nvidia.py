@@ -20,11 +20,24 @@ def parse_nvidia_smi_csv(text: str) -> list[GpuReading]:
     readings = []
     for line in text.splitlines():
         parts = [part.strip() for part in line.rsplit(",", 2)]
-        if len(parts) != 3 or not parts[0]:
+        if len(parts) != 3 or not any(c.isalnum() for c in parts[0]):
             continue
+        if not all(_is_figure(field) for field in parts[1:]):
+            continue  # not a reading: garbage, a warning line, a truncated row
         total, free = _mib_field(parts[1]), _mib_field(parts[2])
         readings.append(GpuReading(parts[0], total, free))
     return readings
+
+
+def _is_figure(text: str) -> bool:
+    """A number, or a bracketed marker such as "[N/A]" (GB10 reports its memory that way)."""
+    if text.startswith("[") and text.endswith("]"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _mib_field(text: str) -> float | None:

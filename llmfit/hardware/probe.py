@@ -44,7 +44,8 @@ def run_command(argv: list[str], *, allow_failure: bool = False) -> str:
         raise ProbeError(f"{argv[0]} not found")
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
+            argv, capture_output=True, encoding="utf-8", errors="replace",
+            timeout=COMMAND_TIMEOUT_S, check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProbeError(f"{argv[0]} failed: {exc}") from exc
