@@ -176,3 +176,15 @@ def test_overlay_errors_are_clear(tmp_path):
 def test_merge_keeps_base_order():
     a, b = parse_catalog([_row(), _row(name="x/y")])
     assert merge_overlay([a, b], []) == [a, b]
+
+
+def test_dates_ahead_of_this_machines_clock_are_valid(cli, tmp_path):
+    """Validation has a fixed window, not "before today": a board without an RTC that boots in
+    1970, or an unsynced container, still loads a catalog of models released since."""
+    overlay = tmp_path / "future.json"
+    overlay.write_text(json.dumps({"schema_version": 1, "models": [
+        _row(name="future-lab/Model-From-2099", release_date="2099-12-31")]}))
+    assert parse_row(_row(release_date="2100-12-31")).release_date == "2100-12-31"
+    done = cli(120)("models", "--catalog", str(overlay), "--search", "Model-From-2099", "--json")
+    assert done.exit_code == 0, done.output
+    assert [m["name"] for m in json.loads(done.stdout)["models"]] == ["future-lab/Model-From-2099"]

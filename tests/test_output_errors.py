@@ -59,3 +59,49 @@ def test_a_closed_stdout_is_one_message_and_status_1(tmp_path):
                           stderr=subprocess.PIPE, env=_env(tmp_path), timeout=60)
     assert done.returncode == 1
     assert done.stderr.decode().strip() == "llmfit: error: standard output is closed"
+
+
+def test_an_ascii_only_stdout_gets_escapes_not_a_traceback(tmp_path):
+    """LANG=C terminals and PYTHONIOENCODING=ascii pipes: tables and JSON still come out."""
+    env = dict(_env(tmp_path), PYTHONIOENCODING="ascii", LC_ALL="C", LANG="C", COLUMNS="100")
+    for args in (["top", "-n", "3"], ["system"], ["top", "--json", "-n", "2"], ["info", "phi-4"]):
+        done = subprocess.run([sys.executable, "-m", "llmfit", *args], capture_output=True,
+                              env=env, timeout=60)
+        assert done.returncode == 0, (args, done.stderr.decode())
+        assert b"Traceback" not in done.stderr
+        done.stdout.decode("ascii")  # every byte written is ASCII
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["top", "--ram", "9" * 5000], "invalid size '99999999999999999999'... (5,000 characters): "
+                                   "larger than 1 PiB"),
+    (["top", "--limit", "1" * 5000], "invalid limit value: use a whole number from 0 to 100,000"),
+    (["top", "--cpu-cores", "8" * 4400], "invalid --cpu-cores value: use a whole number from 1 "
+                                         "to 4,096"),
+    (["models", "--memory", "0.0"], "invalid size '0.0': must be greater than 0"),
+    (["models", "--ram", "1e-310"], "invalid size '1e-310': use a number with an optional unit")])
+def test_huge_and_tiny_numbers_on_the_command_line_are_usage_errors(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-m", "llmfit", *args], capture_output=True,
+                          env=_env(tmp_path), timeout=60)
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert err.startswith(f"llmfit: error: {message}") and err.count("\n") == 1, err
+
+
+def test_accept_errors_are_logged_once_per_interval():
+    """A connection flood's accept() errors: one line per interval, not one per event."""
+    import logging
+
+    from llmfit.server import _OncePerInterval
+
+    logger = logging.getLogger("llmfit.test.flood")
+    logger.propagate = False
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.addFilter(_OncePerInterval(seconds=60))
+    for n in range(10_000):
+        logger.error("socket.accept() out of system resource: %s", n)
+    logger.error("another message")
+    assert seen == ["socket.accept() out of system resource: 0", "another message"]

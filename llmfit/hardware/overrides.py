@@ -41,16 +41,22 @@ def parse_size_gib(text: str) -> float:
     match = _SIZE.match(str(text).strip())
     if not match:
         raise UsageError(
-            f"invalid size {text!r}: use a number with an optional unit, "
+            f"invalid size {_shown(text)}: use a number with an optional unit, "
             "like 24G, 24GB, 24576M or 1.5T (a plain number is GiB)"
         )
     unit = match.group("unit").lower() if match.group("unit") else None
-    return check_size_gib(float(match.group("number")) * _UNIT_GIB[unit], "size", str(text))
+    return check_size_gib(float(match.group("number")) * _UNIT_GIB[unit], "size", _shown(text))
+
+
+def _shown(text: object) -> str:
+    """A user's value quoted for an error message, cut short when it is very long."""
+    text = str(text)
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text):,} characters)"
 
 
 def check_size_gib(value: float, what: str = "size", shown: str | None = None) -> float:
     """A size in GiB if it is a number above 0 and at most 1 PiB; else UsageError."""
-    label = f"invalid {what} {shown if shown is not None else value!r}"
+    label = f"invalid {what} {shown if shown is not None else repr(value)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise UsageError(f"{label}: not a number")
     if value <= 0:
