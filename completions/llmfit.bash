@@ -3,7 +3,7 @@ _llmfit() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local cmd="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case "${COMP_WORDS[i]}" in add|bench|completion|info|models|remove|search|serve|system|top|update) cmd="${COMP_WORDS[i]}"; break ;; esac
+        case "${COMP_WORDS[i]}" in add|bench|completion|info|installed|label-node|models|plan|remove|runtimes|search|serve|system|top|update) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$prev" in
         --memory) return ;;
@@ -15,6 +15,10 @@ _llmfit() {
         --llama-bench) return ;;
         --quant) COMPREPLY=($(compgen -W "Q2_K Q3_K_M Q4_0 Q4_K_M Q5_K_M Q6_K Q8_0 F16 Q5_0 IQ4_XS BF16 MXFP4 mlx-8bit mlx-6bit mlx-4bit FP8 AWQ GPTQ" -- "$cur")); return ;;
         --force-runtime) COMPREPLY=($(compgen -W "llamacpp llama.cpp mlx vllm" -- "$cur")); return ;;
+        --node) return ;;
+        --prefix) return ;;
+        --interval) return ;;
+        --top) return ;;
         --limit|-n) return ;;
         --min-fit) COMPREPLY=($(compgen -W "perfect good marginal too_tight" -- "$cur")); return ;;
         --runtime) COMPREPLY=($(compgen -W "any llamacpp llama.cpp mlx vllm" -- "$cur")); return ;;
@@ -22,26 +26,37 @@ _llmfit() {
         --provider) return ;;
         --search) return ;;
         --sort) COMPREPLY=($(compgen -W "score tps params mem ctx date use_case" -- "$cur")); return ;;
+        --kv-quant) return ;;
+        --parallel) return ;;
+        --license) return ;;
+        --capability) return ;;
+        --context) return ;;
+        --target-tps) return ;;
         --host) return ;;
         --port) return ;;
         --unix-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --refresh) return ;;
         --cors-origin) return ;;
+        --metrics-top) return ;;
         --publisher) return ;;
     esac
     local words
     case "$cmd" in
-        "") words="add bench completion info models remove search serve system top update --memory --ram --cpu-cores --gpu --catalog --max-context --help -h" ;;
+        "") words="add bench completion info installed label-node models plan remove runtimes search serve system top update --memory --ram --cpu-cores --gpu --catalog --max-context --help -h" ;;
         add) words="--refresh --help -h" ;;
         bench) words="--llama-bench --json --help -h" ;;
         completion) words="--help -h" ;;
         info) words="--json --all-quants --quant --max-context --force-runtime --refresh --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
-        models) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        installed) words="--json --catalog --help -h" ;;
+        label-node) words="--node --prefix --interval --dry-run --top --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        models) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --kv-quant --parallel --license --capability --installed --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        plan) words="--context --quant --kv-quant --target-tps --parallel --json --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         remove) words="--help -h" ;;
-        search) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
-        serve) words="--host --port --unix-socket --refresh --cors-origin --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        runtimes) words="--json --help -h" ;;
+        search) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --kv-quant --parallel --license --capability --installed --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        serve) words="--host --port --unix-socket --refresh --cors-origin --metrics-top --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         system) words="--json --measure --memory --ram --cpu-cores --gpu --help -h" ;;
-        top) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --max-context --quant --force-runtime --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        top) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --max-context --quant --force-runtime --kv-quant --parallel --license --capability --installed --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         update) words="--publisher --limit -n --refresh --help -h" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))

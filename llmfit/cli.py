@@ -8,10 +8,10 @@ from typing import Any, List, Optional
 import typer
 from typing_extensions import Annotated
 
-from llmfit.cli_app import (Catalog, CpuCores, ForceRuntime, Gpu, Json, Limit, MaxContext, Memory,
-                            MinFit, Perfect, Provider, Quant, Ram, RuntimeOpt, Search, Sort,
-                            TooTight, UseCase, app, friendly_errors, make_service, merge,
-                            overrides, print_json)
+from llmfit.cli_app import (Capability, Catalog, CpuCores, ForceRuntime, Gpu, Installed, Json,
+                            KvQuant, License, Limit, MaxContext, Memory, MinFit, Parallel, Perfect,
+                            Provider, Quant, Ram, RuntimeOpt, Search, Sort, TooTight, UseCase,
+                            app, friendly_errors, make_service, merge, overrides, print_json)
 
 @app.callback(invoke_without_command=True)
 def main_options(ctx: typer.Context, memory: Memory = None, ram: Ram = None,
@@ -62,7 +62,7 @@ def _listing(ctx: typer.Context, endpoint_name: str, json_out: bool, name: str |
         if "max_context" not in raw and opts.get("max_context"):
             raw["max_context"] = opts["max_context"]
         query = q.parse_query(raw, endpoint, name=name)
-        body = make_service(opts).models_body(query)
+        body = make_service(opts, runtimes=bool(query.installed)).models_body(query)
     if json_out:
         print_json(body)
         return
@@ -72,12 +72,13 @@ def _listing(ctx: typer.Context, endpoint_name: str, json_out: bool, name: str |
 
 
 def _filter_params(limit, perfect, min_fit, runtime, use_case, provider, search, sort,
-                   include_too_tight, max_context, quant, force_runtime) -> dict[str, Any]:
+                   include_too_tight, max_context, quant, force_runtime,
+                   extra: dict[str, Any]) -> dict[str, Any]:
     too_tight = None if include_too_tight is None else str(include_too_tight).lower()
     return {"limit": limit, "perfect": "true" if perfect else None, "min_fit": min_fit,
             "runtime": runtime, "use_case": use_case, "provider": provider, "search": search,
             "sort": sort, "include_too_tight": too_tight, "max_context": max_context,
-            "quant": quant, "force_runtime": force_runtime}
+            "quant": quant, "force_runtime": force_runtime, **extra}
 
 
 @app.command()
@@ -85,11 +86,15 @@ def models(ctx: typer.Context, json_out: Json = False, limit: Limit = None, perf
            min_fit: MinFit = None, runtime: RuntimeOpt = None, use_case: UseCase = None,
            provider: Provider = None, search: Search = None, sort: Sort = None,
            include_too_tight: TooTight = None, max_context: MaxContext = None, quant: Quant = None,
-           force_runtime: ForceRuntime = None, memory: Memory = None, ram: Ram = None,
+           force_runtime: ForceRuntime = None, kv_quant: KvQuant = None, parallel: Parallel = None,
+           license: License = None, capability: Capability = None, installed: Installed = False,
+           memory: Memory = None, ram: Ram = None,
            cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
     """List every catalog model with its fit, speed and score on this machine."""
     params = _filter_params(limit, perfect, min_fit, runtime, use_case, provider, search, sort,
-                            include_too_tight, max_context, quant, force_runtime)
+                            include_too_tight, max_context, quant, force_runtime,
+                            dict(kv_quant=kv_quant, parallel=parallel, license=license,
+                                 capability=capability, installed="true" if installed else None))
     _listing(ctx, "models", json_out, None, params,
              dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu, catalog=catalog))
 
@@ -99,11 +104,14 @@ def top(ctx: typer.Context, json_out: Json = False, limit: Limit = None, perfect
         min_fit: MinFit = None, runtime: RuntimeOpt = None, use_case: UseCase = None,
         provider: Provider = None, search: Search = None, sort: Sort = None,
         max_context: MaxContext = None, quant: Quant = None, force_runtime: ForceRuntime = None,
-        memory: Memory = None, ram: Ram = None, cpu_cores: CpuCores = None, gpu: Gpu = None,
+        kv_quant: KvQuant = None, parallel: Parallel = None, license: License = None,
+        capability: Capability = None, installed: Installed = False, memory: Memory = None, ram: Ram = None, cpu_cores: CpuCores = None, gpu: Gpu = None,
         catalog: Catalog = None) -> None:
     """Show the best runnable models for this machine (5 unless --limit)."""
     params = _filter_params(limit, perfect, min_fit, runtime, use_case, provider, search, sort,
-                            None, max_context, quant, force_runtime)
+                            None, max_context, quant, force_runtime,
+                            dict(kv_quant=kv_quant, parallel=parallel, license=license,
+                                 capability=capability, installed="true" if installed else None))
     _listing(ctx, "top", json_out, None, params,
              dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu, catalog=catalog))
 
@@ -114,11 +122,15 @@ def search(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Text to
            min_fit: MinFit = None, runtime: RuntimeOpt = None, use_case: UseCase = None,
            provider: Provider = None, sort: Sort = None, include_too_tight: TooTight = None,
            max_context: MaxContext = None, quant: Quant = None,
-           force_runtime: ForceRuntime = None, memory: Memory = None, ram: Ram = None,
+           force_runtime: ForceRuntime = None, kv_quant: KvQuant = None, parallel: Parallel = None,
+           license: License = None, capability: Capability = None, installed: Installed = False,
+           memory: Memory = None, ram: Ram = None,
            cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
     """Find models by name (case-insensitive) and show how they fit (20 unless --limit)."""
     params = _filter_params(limit, perfect, min_fit, runtime, use_case, provider, None, sort,
-                            include_too_tight, max_context, quant, force_runtime)
+                            include_too_tight, max_context, quant, force_runtime,
+                            dict(kv_quant=kv_quant, parallel=parallel, license=license,
+                                 capability=capability, installed="true" if installed else None))
     _listing(ctx, "search", json_out, name, params,
              dict(memory=memory, ram=ram, cpu_cores=cpu_cores, gpu=gpu, catalog=catalog))
 
@@ -130,6 +142,7 @@ def serve(ctx: typer.Context,
           unix_socket: Annotated[Optional[str], typer.Option("--unix-socket", metavar="PATH", help="Listen on this unix socket (mode 0660) instead of TCP.", show_default=False)] = None,
           refresh: Annotated[float, typer.Option("--refresh", metavar="SECONDS", help="Seconds between hardware snapshots (free RAM and VRAM).", min=0.1, max=3600)] = 5.0,
           cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", metavar="ORIGIN", help="Let a browser page on this origin call the API, e.g. http://localhost:3000 (repeatable; none by default).", show_default=False)] = None,
+          metrics_top: Annotated[int, typer.Option("--metrics-top", metavar="N", help="Models whose speed and memory GET /metrics exports (0 to 100).", min=0, max=100)] = 20,
           max_context: MaxContext = None, memory: Memory = None, ram: Ram = None,
           cpu_cores: CpuCores = None, gpu: Gpu = None, catalog: Catalog = None) -> None:
     """Run the REST API node agent (GET /health, /api/v1/system, /api/v1/models[/top|/NAME])."""
@@ -142,18 +155,21 @@ def serve(ctx: typer.Context,
         from llmfit.server import check_origin, run_server
 
         origins = tuple(check_origin(o) for o in cors_origin or ())
-        service = make_service(opts, refresh_seconds=refresh)
+        service = make_service(opts, refresh_seconds=refresh, runtimes=True)
         service.snapshot()  # probe once before listening (bounded), so the first request is fast
         service.start_refresher()  # then only in the background: requests never wait for a driver
         try:
             run_server(service, host or "127.0.0.1", 8787 if port is None else port, unix_socket,
-                       origins)
+                       origins, metrics_top)
         except KeyboardInterrupt:
             pass
 
 
 # Command modules register on `app` when imported; their order is the order of --help.
 import llmfit.cli_models  # noqa: E402,F401
+import llmfit.cli_fleet  # noqa: E402,F401
+import llmfit.cli_plan  # noqa: E402,F401
+import llmfit.cli_runtimes  # noqa: E402,F401
 
 
 @app.command()

@@ -42,6 +42,11 @@ Search = Annotated[Optional[str], typer.Option("--search", metavar="TEXT", help=
 Sort = Annotated[Optional[str], typer.Option("--sort", metavar="COLUMN", help="score|tps|params|mem|ctx|date|use_case", show_default=False)]
 TooTight = Annotated[Optional[bool], typer.Option("--include-too-tight/--no-include-too-tight", help="Also list models that do not fit.", show_default=False)]
 Quant = Annotated[Optional[str], typer.Option("--quant", metavar="QUANT", help="Pin a quantization (Q4_K_M, Q8_0, mlx-4bit, ...).", show_default=False)]
+KvQuant = Annotated[Optional[str], typer.Option("--kv-quant", metavar="TYPE", help="KV-cache type the memory figures assume: fp16|fp8|q8_0|q4_0 (default fp16).", show_default=False)]
+Parallel = Annotated[Optional[str], typer.Option("--parallel", metavar="N", help="Concurrent sequences, each with its own KV cache (default 1).", show_default=False)]
+License = Annotated[Optional[str], typer.Option("--license", metavar="IDS", help="Only these licenses, comma-separated (apache-2.0,mit).", show_default=False)]
+Capability = Annotated[Optional[str], typer.Option("--capability", metavar="IDS", help="Only models with all of these: tool_use,vision,reasoning,embedding,code,audio.", show_default=False)]
+Installed = Annotated[bool, typer.Option("--installed", help="Only models a local runtime has (asks Ollama, llama.cpp, LM Studio, MLX, vLLM, Docker Model Runner).")]
 ForceRuntime = Annotated[Optional[str], typer.Option("--force-runtime", metavar="RUNTIME", help="llamacpp|mlx|vllm: analyse as if this runtime were used.", show_default=False)]
 
 
@@ -66,7 +71,8 @@ def merge(ctx: typer.Context, **local: Any) -> dict[str, Any]:
     return merged
 
 
-def make_service(opts: dict[str, Any], refresh_seconds: float | None = None, catalog: Any = None):  # -> LlmfitService
+def make_service(opts: dict[str, Any], refresh_seconds: float | None = None, catalog: Any = None,
+                 runtimes: bool = False):  # -> LlmfitService
     from llmfit.query import parse_int
     from llmfit.service import LlmfitService, default_max_context
 
@@ -75,7 +81,8 @@ def make_service(opts: dict[str, Any], refresh_seconds: float | None = None, cat
     explicit = parse_int("max_context", max_context, 1, 10_000_000) if max_context else None
     return LlmfitService(overrides=hw, catalog_path=opts.get("catalog"),
                          max_context=default_max_context(explicit),
-                         refresh_seconds=refresh_seconds, catalog=catalog)
+                         refresh_seconds=refresh_seconds, catalog=catalog,
+                         probe_runtimes=runtimes)
 
 
 def overrides(opts: dict[str, Any]):

@@ -1,7 +1,7 @@
 """Pure estimates for one model, one quantization, one context: bytes and decode speed.
 
 Weights: bits per weight by tensor group from `data/quants.csv` (fitted to real GGUF files).
-KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), f16 elements.
+KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), per element type (kv_cache.py).
 Speed: decode reads every active weight once per token, so
     t_token = bytes_read / (e_max * k_quant * k_moe * bandwidth) + layers * t_layer
               + attended(depth) * k_depth / (e_max * bandwidth)
@@ -19,9 +19,9 @@ from functools import cache, lru_cache
 from importlib import resources
 
 from llmfit.architecture import Architecture, kv_elements_per_token
+from llmfit.kv_cache import FP16, KvCache
 
 GIB = 2**30
-KV_BYTES_PER_ELEMENT = 2  # f16 cache, the llama.cpp / Ollama default
 DEVICE_RESERVE_GIB = {"CUDA": 457 / 1024, "ROCm": 457 / 1024, "Metal": 0.5}  # Ollama's minimums
 DEFAULT_RESERVE_GIB = 0.25  # SYCL/Vulkan: not published; a quarter GiB
 MICRO_BATCH = 512  # llama.cpp's default n_ubatch: rows of the compute buffer
@@ -238,9 +238,9 @@ def weight_bytes(arch: Architecture, params_b: float, quant: Quant) -> WeightByt
                        active_experts=active, read_per_token=read)
 
 
-def kv_cache_bytes(arch: Architecture, context: int) -> float:
-    """Bytes of f16 KV cache for `context` tokens."""
-    return float(kv_elements_per_token(arch, context) * KV_BYTES_PER_ELEMENT)
+def kv_cache_bytes(arch: Architecture, context: int, kv: KvCache = FP16) -> float:
+    """Bytes of KV cache for `context` tokens in each of `kv.sequences` sequences."""
+    return float(kv_elements_per_token(arch, context) * kv.bytes_per_element * kv.sequences)
 
 
 def compute_buffer_bytes(arch: Architecture, context: int) -> float:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from llmfit.catalog import ModelSpec
 from llmfit.errors import UsageError
 from llmfit.estimate import GIB, Quant, WeightBytes, quant_table, repack_share, weight_bytes
+from llmfit.kv_cache import FP16, KvCache, effective_kv
+from llmfit.prefill import estimate_prefill_tps
 from llmfit.placement import (FitLevel, Placement, Pools, RunMode, SpeedEstimate, decode_speed,
                               max_utilization, memory_need_gib, place)
 from llmfit.scoring import Scores, score_model
@@ -42,6 +44,9 @@ class AnalysisOptions:
     max_context: int | None = None
     quant: str | None = None
     force_runtime: Runtime | None = None
+    kv_quant: str = "fp16"
+    parallel: int = 1
+    only_mode: RunMode | None = None  # the planner asks about one run path at a time
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class FitResult:
     notes: tuple[str, ...]
     assumed_context: int
     speed_full: SpeedEstimate = SpeedEstimate(None, None, False)  # KV filled to the context
+    kv: KvCache = FP16  # the cache the figures assume (after any runtime fallback)
+    prefill_tps: float | None = None  # prompt tokens per second (pp512)
 
     @property
     def tps(self) -> float | None:
@@ -164,7 +171,7 @@ def runtime_modes(runtime: Runtime, pools: Pools) -> tuple[RunMode, ...]:
 
 
 def fitting_candidates(model: ModelSpec, quants: list[Quant], modes: tuple[RunMode, ...],
-                       context: int, pools: Pools) -> list[tuple[Quant, Placement]]:
+                       context: int, pools: Pools, kv: KvCache = FP16) -> list[tuple[Quant, Placement]]:
     """Placements in the fastest mode where anything fits (Q3/Q2 only if nothing better fits)."""
     for mode in modes:
         for low_tier in (False, True):
@@ -173,7 +180,7 @@ def fitting_candidates(model: ModelSpec, quants: list[Quant], modes: tuple[RunMo
                 if (quant.name in LOW_QUANTS) != low_tier:
                     continue
                 weights = model_weights(model, quant)
-                placed = place(mode, model.arch, weights, context, pools)
+                placed = place(mode, model.arch, weights, context, pools, kv)
                 if placed is not None:
                     found.append((quant, placed))
             if found:
@@ -182,14 +189,14 @@ def fitting_candidates(model: ModelSpec, quants: list[Quant], modes: tuple[RunMo
 
 
 def choose_candidate(model: ModelSpec, found: list[tuple[Quant, Placement]], context: int,
-                     pools: Pools) -> tuple[Quant, Placement]:
+                     pools: Pools, kv: KvCache = FP16) -> tuple[Quant, Placement]:
     """The candidate with the best score (quality, speed and fit); ties go to the larger quant."""
 
     def score(item: tuple[int, tuple[Quant, Placement]]) -> tuple[float, int]:
         rank, (quant, placed) = item
         weights = model_weights(model, quant)
         speed = decode_speed(placed, model.arch, weights, min(context, TG_DEPTH), pools,
-                             quant.name, model.is_moe)
+                             quant.name, model.is_moe, kv.sequences)
         total = score_model(model, placed.level, speed.tps, context, quant.quality_penalty).total
         return round(total, 6), -rank
 
@@ -197,7 +204,7 @@ def choose_candidate(model: ModelSpec, found: list[tuple[Quant, Placement]], con
 
 
 def usable_context(model: ModelSpec, weights: WeightBytes, placement: Placement,
-                   pools: Pools) -> int:
+                   pools: Pools, kv: KvCache = FP16) -> int:
     """The largest context that still fits the chosen run mode's pool (binary search)."""
     backend = None if placement.mode is RunMode.CPU_ONLY else pools.gpu_backend
     devices = pools.gpu_devices if backend else 1
@@ -205,7 +212,7 @@ def usable_context(model: ModelSpec, weights: WeightBytes, placement: Placement,
     fixed = placement.total_gib - placement.required_gib  # offloaded experts live elsewhere
 
     def fits(ctx: int) -> bool:
-        return memory_need_gib(model.arch, weights, ctx, backend, devices) - fixed <= limit
+        return memory_need_gib(model.arch, weights, ctx, backend, devices, kv) - fixed <= limit
 
     low, high = 0, model.context_length
     if fits(high):
@@ -222,33 +229,51 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
     quants = candidate_quants(model, runtime, options)
     context = effective_context(model, options.max_context)
     modes = runtime_modes(runtime, pools)
+    if options.only_mode is not None:
+        modes = tuple(m for m in modes if m is options.only_mode)
+    kv, kv_note = effective_kv(runtime.code, KvCache(options.kv_quant, options.parallel))
     missing = published_format(quants[0]) if options.quant else None
     if missing and missing not in model.quants:
         note = f"No {missing} weights are published for this model."
-        return _too_tight(model, runtime, quants[0], context, pools, modes, note)
-    found = fitting_candidates(model, quants, modes, context, pools)
+        return _too_tight(model, runtime, quants[0], context, pools, modes, kv, note)
+    found = fitting_candidates(model, quants, modes, context, pools, kv)
     if not found:
-        return _too_tight(model, runtime, quants[-1], context, pools, modes)
-    quant, placed = choose_candidate(model, found, context, pools)
+        return _too_tight(model, runtime, quants[-1], context, pools, modes, kv)
+    quant, placed = choose_candidate(model, found, context, pools, kv)
     weights = model_weights(model, quant)
     assumed = min(context, TG_DEPTH)
-    speed = decode_speed(placed, model.arch, weights, assumed, pools, quant.name, model.is_moe)
-    full = decode_speed(placed, model.arch, weights, context, pools, quant.name, model.is_moe)
-    usable = usable_context(model, weights, placed, pools)
+    speed = decode_speed(placed, model.arch, weights, assumed, pools, quant.name, model.is_moe,
+                         kv.sequences)
+    full = decode_speed(placed, model.arch, weights, context, pools, quant.name, model.is_moe,
+                        kv.sequences)
+    usable = usable_context(model, weights, placed, pools, kv)
     scores = score_model(model, placed.level, speed.tps, usable, quant.quality_penalty)
-    notes = _notes(model, quant, placed, usable, context, pools)
+    notes = _notes(model, quant, placed, usable, context, pools) + _kv_notes(kv, kv_note)
+    on_gpu = 0.0 if placed.mode is RunMode.CPU_ONLY else max(placed.gpu_fraction, 0.0)
+    prefill = estimate_prefill_tps(model.arch, model.active_params_b or model.params_b,
+                                   model.is_moe, pools.gpu_tflops, pools.gpu_backend,
+                                   pools.cpu_cores, on_gpu if placed.mode is not RunMode.GPU else 1.0)
     return FitResult(model, runtime, quant.name, placed.level, placed.mode, context, usable,
                      placed.required_gib, placed.available_gib, placed.total_gib,
                      placed.offloaded_gib, weights.total / GIB, speed, scores, notes, assumed,
-                     full)
+                     full, kv, prefill)
+
+
+def _kv_notes(kv: KvCache, fallback: str | None) -> tuple[str, ...]:
+    notes = [fallback] if fallback else []
+    if kv.sequences > 1:
+        notes.append(f"{kv.sequences} parallel sequences, each with its own {kv.kind} KV cache; "
+                     "the speed is per sequence (aggregate_tps: all together).")
+    return tuple(notes)
 
 
 def _too_tight(model: ModelSpec, runtime: Runtime, smallest: Quant, context: int,
-               pools: Pools, modes: tuple[RunMode, ...], note: str | None = None) -> FitResult:
+               pools: Pools, modes: tuple[RunMode, ...], kv: KvCache = FP16,
+               note: str | None = None) -> FitResult:
     weights = model_weights(model, smallest)
     has_gpu = pools.gpu_gib > 0 and RunMode.GPU in modes
     backend = pools.gpu_backend if has_gpu else None
-    need = memory_need_gib(model.arch, weights, context, backend, pools.gpu_devices or 1)
+    need = memory_need_gib(model.arch, weights, context, backend, pools.gpu_devices or 1, kv)
     available = pools.gpu_gib + (0 if pools.unified else pools.ram_gib) if has_gpu else pools.ram_gib
     if note is None and not modes:
         note = _runtime_unavailable(runtime)
@@ -259,7 +284,8 @@ def _too_tight(model: ModelSpec, runtime: Runtime, smallest: Quant, context: int
     scores = score_model(model, FitLevel.TOO_TIGHT, None, 0, smallest.quality_penalty)
     return FitResult(model, runtime, smallest.name, FitLevel.TOO_TIGHT, mode, context, 0,
                      need, available, need, None, weights.total / GIB,
-                     SpeedEstimate(None, None, False), scores, (note,), min(context, TG_DEPTH))
+                     SpeedEstimate(None, None, False), scores, (note,), min(context, TG_DEPTH),
+                     kv=kv)
 
 
 def _runtime_unavailable(runtime: Runtime) -> str:

@@ -52,6 +52,7 @@ class GpuModel:
     backend: str  # "CUDA", "ROCm", "Metal", "SYCL"
     unified_memory: bool = False
     pci_ids: tuple[str, ...] = ()  # "vendor:device", lower-case hex without 0x
+    fp16_tflops: float | None = None  # peak dense FP16 matrix throughput (prompt processing)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def _parse_row(record: dict[str, str]) -> _Row:
         backend=record["backend"].strip(),
         unified_memory=record["unified_memory"].strip().lower() == "true",
         pci_ids=tuple(p.strip().lower() for p in record["pci_ids"].split("|") if p.strip()),
+        fp16_tflops=float(record["fp16_tflops"]) if (record.get("fp16_tflops") or "").strip() else None,
     )
     extra = [a.strip() for a in record["aliases"].split("|") if a.strip()]
     aliases = (model.name, *extra)

@@ -45,6 +45,13 @@ def is_pulled(ollama_name: str | None, tags: frozenset[str]) -> bool:
     return f"{name}:{tag or 'latest'}" in tags
 
 
+def is_installed(name: str, ollama_name: str | None, keys: frozenset[str]) -> bool:
+    """Whether a model is installed: its Ollama tag is pulled, or a runtime probe matched it.
+    `keys` holds pulled `name:tag` tags and lower-cased catalog names (repo ids never contain
+    `:`, so the two cannot collide)."""
+    return name.lower() in keys or is_pulled(ollama_name, keys)
+
+
 def local_ollama_tags() -> frozenset[str]:
     """Tags pulled on this machine."""
     return read_ollama_tags(ollama_model_roots(os.environ, Path.home()))

@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from llmfit import query as q
+from llmfit.kv_cache import KV_TYPES
 
 _ERROR = {"description": "Invalid parameter value",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -37,12 +38,20 @@ LISTING_PARAMETERS = [
            "Context used for the estimates."),
     _param("force_runtime", _enum(q.FORCE_RUNTIME_VALUES), "Analyse as if this runtime were used."),
     _param("quant", {"type": "string"}, "Pin a quantization (Q4_K_M, Q8_0, mlx-4bit, MXFP4 ...)."),
+    _param("installed", _BOOL, "Only models a local runtime has (see /api/v1/installed)."),
+    _param("license", {"type": "string", "maxLength": 200},
+           "Keep rows whose license is one of these ids (comma-separated)."),
+    _param("capability", {"type": "string", "maxLength": 200},
+           "Keep rows having all of these capability ids (comma-separated)."),
+    _param("kv_quant", _enum(KV_TYPES), "KV-cache element type the memory figures assume."),
+    _param("parallel", {"type": "integer", "minimum": 1, "maximum": q.MAX_PARALLEL},
+           "Concurrent sequences, each with its own KV cache."),
 ]
 WHAT_IF_PARAMETERS = [
     _param("ram_gb", {"type": "number", "exclusiveMinimum": 0, "maximum": q.MAX_MEMORY_GIB},
            "Analyse for this much RAM (GiB)."),
-    _param("vram_gb", {"type": "number", "exclusiveMinimum": 0, "maximum": q.MAX_MEMORY_GIB},
-           "Analyse for this much GPU memory (GiB)."),
+    _param("vram_gb", {"type": "number", "minimum": 0, "maximum": q.MAX_MEMORY_GIB},
+           "Analyse for this much GPU memory (GiB); 0: the machine without its GPUs."),
     _param("cpu_cores", {"type": "integer", "minimum": 1, "maximum": q.MAX_CPU_CORES},
            "Analyse for this many CPU cores."),
 ]
@@ -57,6 +66,14 @@ def _get(summary: str, schema: str, parameters: list[dict[str, Any]]) -> dict[st
     return {"get": {"summary": summary, "parameters": parameters, "responses": responses}}
 
 
+def _index() -> dict[str, Any]:
+    """`/`: the JSON index, or the dashboard page for a browser (Accept: text/html)."""
+    index = _get("Index of the endpoints; the dashboard page when Accept asks for text/html",
+                 "Index", [])
+    index["get"]["responses"]["200"]["content"]["text/html"] = {"schema": {"type": "string"}}
+    return index
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.0 document served at /openapi.json."""
@@ -68,7 +85,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "llmfit", "version": "1",
                  "description": "Which open LLMs run on this node, and how fast."},
         "paths": {
-            "/": _get("Index of the endpoints", "Index", []),
+            "/": _index(),
             "/health": _get("Liveness", "Health", []),
             "/openapi.json": _get("This document", "Index", []),
             "/api/v1/system": _get("Detected hardware", "SystemBody", WHAT_IF_PARAMETERS),
@@ -76,6 +93,25 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/models/top": _get("Top runnable models (limit 5)", "Envelope", listing),
             "/api/v1/models/{name}": _get("Models matching a name (limit 20)", "Envelope",
                                           [name] + listing),
+            "/api/v1/runtimes": _get("Local runtimes: installed, running, version", "Runtimes", []),
+            "/api/v1/installed": _get("Models local runtimes have", "Installed", []),
+            "/api/v1/plan": {"post": {
+                "summary": "The hardware a model needs (minimum, recommended, per run path)",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/PlanRequest"}}}},
+                "responses": {"200": {"description": "OK", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Plan"}}}},
+                    "400": _ERROR, "404": _ERROR, "415": _ERROR}}},
+            "/ui/{file}": {"get": {
+                "summary": "The dashboard's static files (app.js, app.css, icon.svg)",
+                "parameters": [{"name": "file", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"},
+                              "404": {**_ERROR, "description": "No such file"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (text format, see docs/api.md)",
+                                 "parameters": [], "responses": {"200": {
+                                     "description": "OK", "content": {"text/plain": {
+                                         "schema": {"type": "string"}}}}}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"],
@@ -85,6 +121,21 @@ def openapi_document() -> dict[str, Any]:
                        "properties": {"status": {"type": "string", "enum": ["ok"]},
                                       "node": {"type": "object"}}},
             "SystemBody": {"type": "object", "required": ["node", "system"]},
+            "Runtimes": {"type": "object", "required": ["runtimes", "warnings"]},
+            "PlanRequest": {"type": "object", "required": ["model"], "properties": {
+                "model": {"type": "string"}, "context": {"type": "integer", "nullable": True},
+                "quant": {"type": "string", "nullable": True},
+                "kv_quant": {"type": "string", "enum": list(KV_TYPES), "nullable": True},
+                "target_tps": {"type": "number", "nullable": True},
+                "parallel": {"type": "integer", "nullable": True},
+                "ram_gb": {"type": "number", "nullable": True},
+                "vram_gb": {"type": "number", "nullable": True},
+                "cpu_cores": {"type": "integer", "nullable": True}}},
+            "Plan": {"type": "object", "required": [
+                "model_name", "provider", "context", "parallel", "quantization", "kv_quant",
+                "target_tps", "disk_size_gb", "estimate_notice", "current", "minimum",
+                "recommended", "run_paths", "upgrade_deltas", "kv_alternatives"]},
+            "Installed": {"type": "object", "required": ["models", "warnings"]},
             "Envelope": {"type": "object",
                          "required": ["node", "system", "total_models", "returned_models",
                                       "filters", "models"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Mapping
 
 from llmfit.architecture import Architecture
@@ -18,6 +19,7 @@ from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, cpu_
                              kv_cache_bytes,
                              layer_overhead_seconds,
                              runtime_overhead_bytes)
+from llmfit.kv_cache import FP16, KvCache
 from llmfit.values import SystemSpec
 
 
@@ -95,6 +97,8 @@ class Pools:
     unified: bool
     cpu_bandwidth_measured: bool = False
     cpu_arch: str = "x86_64"
+    gpu_tflops: float | None = None  # peak dense FP16 of the first GPU (prompt processing)
+    cpu_cores: int = 1
 
 
 def main_efficiency(mode: RunMode, pools: Pools) -> Efficiency | None:
@@ -129,7 +133,18 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
                  gpu_devices=system.gpu_count,
                  unified=system.unified_memory,
                  cpu_bandwidth_measured=system.cpu_bandwidth_gbps is not None,
-                 cpu_arch=system.arch)
+                 cpu_arch=system.arch,
+                 gpu_tflops=_fp16_tflops(system.gpus[0].name, system.gpus[0].vram_gib)
+                 if system.gpus else None,
+                 cpu_cores=max(int(system.cpu_cores), 1))
+
+
+@lru_cache(maxsize=64)
+def _fp16_tflops(name: str, vram_gib: float | None) -> float | None:
+    from llmfit.gpus import lookup_gpu
+
+    model = lookup_gpu(name, vram_gib)
+    return model.fp16_tflops if model is not None else None
 
 
 @dataclass(frozen=True)
@@ -150,23 +165,23 @@ class Placement:
 
 
 def memory_need_gib(arch: Architecture, weights: WeightBytes, context: int,
-                    backend: str | None, devices: int = 1) -> float:
-    """Weights + KV cache + runtime overhead (per-device reserves included), in GiB."""
+                    backend: str | None, devices: int = 1, kv: KvCache = FP16) -> float:
+    """Weights + KV cache (every sequence's) + runtime overhead (per-device reserves), in GiB."""
     overhead = runtime_overhead_bytes(arch, context, backend)
     if backend is not None and devices > 1:
         overhead += (devices - 1) * runtime_overhead_bytes(arch, 0, backend)
-    return (weights.total + kv_cache_bytes(arch, context) + overhead) / GIB
+    return (weights.total + kv_cache_bytes(arch, context, kv) + overhead) / GIB
 
 
 def place(mode: RunMode, arch: Architecture, weights: WeightBytes, context: int,
-          pools: Pools) -> Placement | None:
+          pools: Pools, kv: KvCache = FP16) -> Placement | None:
     """Where the model goes in `mode`, or None when the mode does not apply or does not fit."""
     if mode is RunMode.CPU_ONLY:
-        need = memory_need_gib(arch, weights, context, None)
+        need = memory_need_gib(arch, weights, context, None, kv=kv)
         return _placement(mode, need, pools.ram_gib, need, None, 0.0)
     if pools.gpu_gib <= 0:
         return None
-    need = memory_need_gib(arch, weights, context, pools.gpu_backend, pools.gpu_devices)
+    need = memory_need_gib(arch, weights, context, pools.gpu_backend, pools.gpu_devices, kv)
     if mode is RunMode.GPU:
         return _placement(mode, need, pools.gpu_gib, need, None, 1.0)
     if pools.unified:
@@ -210,10 +225,12 @@ class SpeedEstimate:
 
 
 def decode_speed(placement: Placement, arch: Architecture, weights: WeightBytes,
-                 depth: int, pools: Pools, quant: str = "Q4_0", moe: bool = False) -> SpeedEstimate:
-    """Tokens per second with `depth` tokens in the KV cache: weight bytes read from each pool
-    at its bandwidth and kernel efficiency, attention over the cache, and per-layer costs."""
-    kv = attended_tokens(arch, depth)
+                 depth: int, pools: Pools, quant: str = "Q4_0", moe: bool = False,
+                 sequences: int = 1) -> SpeedEstimate:
+    """Tokens per second (per sequence) with `depth` tokens in each of `sequences` KV caches:
+    weight bytes read once per step from each pool at its bandwidth and kernel efficiency,
+    attention over every sequence's cache, and per-layer costs."""
+    kv = attended_tokens(arch, depth) * sequences
     gpu_bytes = weights.read_per_token * placement.gpu_fraction
     cpu_bytes = weights.read_per_token - gpu_bytes
     on_gpu = placement.mode is not RunMode.CPU_ONLY

@@ -8,8 +8,10 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, Sequence
 
 from llmfit.errors import UsageError
-from llmfit.catalog import parameter_count_label
+from llmfit.catalog import CAPABILITIES, parameter_count_label
 from llmfit.fit import FitResult, Runtime, resolve_quant
+from llmfit.installed import is_installed
+from llmfit.kv_cache import KV_TYPES
 from llmfit.placement import FitLevel
 
 MIN_FIT_VALUES = ("perfect", "good", "marginal", "too_tight")
@@ -27,7 +29,8 @@ MAX_MEMORY_GIB = 1_048_576.0  # 1 PiB: anything larger is a typo
 MAX_CPU_CORES = 4096
 QUERY_KEYS = ("limit", "perfect", "min_fit", "runtime", "use_case", "provider", "search", "sort",
               "include_too_tight", "max_context", "force_runtime", "quant", "ram_gb", "vram_gb",
-              "cpu_cores")
+              "cpu_cores", "license", "capability", "kv_quant", "parallel", "installed")
+MAX_PARALLEL = 1024
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,18 @@ class Query:
     ram_gb: float | None = None
     vram_gb: float | None = None
     cpu_cores: int | None = None
+    license: tuple[str, ...] | None = None  # any of these ids
+    capability: tuple[str, ...] | None = None  # all of these ids
+    kv_quant: str = "fp16"
+    parallel: int = 1
+    installed: bool | None = None  # only rows a local runtime has
     name: str | None = None  # /api/v1/models/{name}: a second case-insensitive search
     embeddings: bool = True  # include embedding models (/top: only with use_case=embedding)
 
     def echo(self) -> dict[str, Any]:
         """The `filters` object of the envelope."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in fields(self)}
 
     @property
     def forced_runtime(self) -> Runtime | None:
@@ -123,6 +132,23 @@ def parse_positive_float(name: str, value: str, maximum: float) -> float:
     return number
 
 
+def parse_id_list(name: str, value: str, allowed: Sequence[str] | None = None) -> tuple[str, ...] | None:
+    """Comma-separated ids, lower-cased; each one of `allowed` where given."""
+    text = _text(name, value)
+    if text is None:
+        return None
+    ids = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    for item in ids:
+        if allowed is not None and item not in allowed:
+            raise UsageError(f"invalid {name} value: use {'|'.join(allowed)} (comma-separated)")
+    return ids or None
+
+
+def _is_zero(value: str) -> bool:
+    """"0", "0.0", "000": vram_gb=0 asks for the machine without a GPU."""
+    return bool(re.fullmatch(r"0+(\.0*)?", value.strip()))
+
+
 def _text(name: str, value: str) -> str | None:
     text = value.strip()
     if len(text) > 200:
@@ -144,8 +170,13 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "force_runtime": lambda v: _choice("force_runtime", v, FORCE_RUNTIME_VALUES),
     "quant": lambda v: resolve_quant(v).name,
     "ram_gb": lambda v: parse_positive_float("ram_gb", v, MAX_MEMORY_GIB),
-    "vram_gb": lambda v: parse_positive_float("vram_gb", v, MAX_MEMORY_GIB),
+    "vram_gb": lambda v: 0.0 if _is_zero(v) else parse_positive_float("vram_gb", v, MAX_MEMORY_GIB),
     "cpu_cores": lambda v: parse_int("cpu_cores", v, 1, MAX_CPU_CORES),
+    "license": lambda v: parse_id_list("license", v),
+    "capability": lambda v: parse_id_list("capability", v, CAPABILITIES),
+    "kv_quant": lambda v: _choice("kv_quant", v, KV_TYPES),
+    "parallel": lambda v: parse_int("parallel", v, 1, MAX_PARALLEL),
+    "installed": lambda v: parse_bool("installed", v),
 }
 
 
@@ -169,8 +200,10 @@ def parse_query(params: Mapping[str, str | None], endpoint: Endpoint = MODELS,
     return Query(**values)
 
 
-def _matches(result: FitResult, query: Query) -> bool:
+def _matches(result: FitResult, query: Query, installed: frozenset[str]) -> bool:
     model = result.model
+    if query.installed and not is_installed(model.name, model.ollama_name, installed):
+        return False
     if query.perfect and result.level is not FitLevel.PERFECT:
         return False
     if query.min_fit and result.level < FitLevel[query.min_fit.upper()]:
@@ -184,6 +217,10 @@ def _matches(result: FitResult, query: Query) -> bool:
     if not query.embeddings and model.category == "Embedding":
         return False
     if query.provider and query.provider.lower() not in f"{model.provider}\n{model.owner}".lower():
+        return False
+    if query.license and (model.license or "").lower() not in query.license:
+        return False
+    if query.capability and not set(query.capability) <= set(model.capabilities):
         return False
     for needle in (query.search, query.name):
         if needle and needle.lower() not in search_text(result):
@@ -220,9 +257,11 @@ def sort_results(results: list[FitResult], sort: str) -> list[FitResult]:
     return ordered
 
 
-def apply_query(results: list[FitResult], query: Query) -> tuple[int, list[FitResult]]:
-    """Filter and sort; returns (rows that passed before the limit, the limited rows)."""
-    kept = [r for r in results if _matches(r, query)]
+def apply_query(results: list[FitResult], query: Query,
+                installed: frozenset[str] = frozenset()) -> tuple[int, list[FitResult]]:
+    """Filter and sort; returns (rows that passed before the limit, the limited rows).
+    `installed`: what local runtimes have (llmfit.installed.is_installed), for `installed=true`."""
+    kept = [r for r in results if _matches(r, query, installed)]
     ordered = sort_results(kept, query.sort)
     limited = ordered if query.limit is None else ordered[: query.limit]
     return len(ordered), limited

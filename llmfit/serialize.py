@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from llmfit.catalog import parameter_count_label
 from llmfit.estimate import cpu_stream_gbps
 from llmfit.fit import FitResult, Runtime
-from llmfit.installed import is_pulled
+from llmfit.installed import is_installed
 from llmfit.placement import Pools, RunMode, main_efficiency
 from llmfit.query import Query
 from llmfit.values import SystemSpec
@@ -110,7 +110,7 @@ def memory_breakdown(result: FitResult) -> dict[str, Any]:
     """Weights, KV cache and runtime overhead of `memory_required_gb`'s total, in GiB."""
     from llmfit.estimate import GIB, kv_cache_bytes
 
-    kv = kv_cache_bytes(result.model.arch, result.effective_context) / GIB
+    kv = kv_cache_bytes(result.model.arch, result.effective_context, result.kv) / GIB
     overhead = max(result.total_gib - result.disk_gib - kv, 0.0)
     return {"weights_gb": gib(result.disk_gib), "kv_cache_gb": gib(kv),
             "overhead_gb": gib(overhead)}
@@ -142,7 +142,23 @@ def speed_fields(result: FitResult, pools: Pools) -> dict[str, Any]:
     r = speed_range(result.tps, eff, result.model.is_moe, offloaded, known)
     return {"estimated_tps_low": one_decimal(r.low), "estimated_tps_high": one_decimal(r.high),
             "estimate_confidence": r.confidence,
-            "estimated_tps_full_context": one_decimal(result.speed_full.tps)}
+            "estimated_tps_full_context": one_decimal(result.speed_full.tps),
+        "aggregate_tps": one_decimal(result.tps * result.kv.sequences) if result.tps else None,
+        "prefill_tps": one_decimal(result.prefill_tps),
+        "ttft_ms": one_decimal(_ttft(result))}
+
+
+def _ttft(result: FitResult) -> float | None:
+    """Time to first token for a 1,024-token prompt: prefill at that length, one decode step."""
+    from llmfit.prefill import TTFT_PROMPT_TOKENS, PP_TOKENS, flops_per_token, ttft_ms
+
+    if result.prefill_tps is None:
+        return None
+    active = result.model.active_params_b or result.model.params_b
+    arch = result.model.arch
+    at_length = result.prefill_tps * (flops_per_token(arch, active, PP_TOKENS)
+                                      / flops_per_token(arch, active, TTFT_PROMPT_TOKENS))
+    return ttft_ms(at_length, result.tps)
 
 
 def _file_note(result: FitResult) -> list[str]:
@@ -155,8 +171,8 @@ def _file_note(result: FitResult) -> list[str]:
 
 def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset(),
              measured: Mapping[tuple[str, str], float] | None = None) -> dict[str, Any]:
-    """One model row; `pulled` holds the Ollama tags found on this machine, `measured` the
-    speeds `llmfit bench` recorded on it by (model, quant)."""
+    """One model row; `pulled` holds what local runtimes have (see installed.is_installed),
+    `measured` the speeds `llmfit bench` recorded on it by (model, quant)."""
     m, s = result.model, result.scores
     return {
         "name": m.name, "provider": m.provider,
@@ -190,7 +206,7 @@ def row_json(result: FitResult, pools: Pools, pulled: frozenset[str] = frozenset
         "license": m.license,
         "supports_tp": supported_tp(result),
         "gguf_sources": [{"repo": g.repo, "provider": g.provider} for g in m.gguf_sources],
-        "installed": is_pulled(m.ollama_name, pulled),
+        "installed": is_installed(m.name, m.ollama_name, pulled),
         "ollama_name": m.ollama_name,
         "estimate_basis": estimate_basis(result, pools),
         "verify_command": verify_command(result, pools),

@@ -28,10 +28,16 @@ from llmfit.openapi import openapi_document
 from llmfit.query import MODELS, SEARCH, TOP, Endpoint, Query, parse_query
 from llmfit.service import LlmfitService
 from llmfit.values import SystemSpec
+from llmfit.web import Dashboard, wants_html
 
 log = logging.getLogger("llmfit.server")
 Handler = Callable[[Request], Awaitable[Response]]
 BUILD_WORKERS = 1  # concurrent uncached analyses: CPU work holding the GIL; more only queue
+MAX_PLAN_BODY = 64 * 1024
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -115,14 +121,23 @@ def check_origin(origin: str) -> str:
     return text
 
 
-def create_app(service: LlmfitService, cors_origins: tuple[str, ...] = ()) -> Starlette:
+def create_app(service: LlmfitService, cors_origins: tuple[str, ...] = (),
+               metrics_top: int = 20) -> Starlette:
     """The REST API of api-contract.md over one service; `cors_origins` lets browser
-    dashboards on those origins call it (none by default)."""
+    dashboards on those origins call it (none by default); /metrics shows `metrics_top` models."""
+    from llmfit.metrics import Metrics, RequestMetrics  # prometheus_client: the serve path only
+
+    metrics = Metrics(service, metrics_top)
+
+    dashboard = Dashboard()
 
     async def index(request: Request) -> Response:
+        if wants_html(request.headers.get("accept", "")):  # a browser: the dashboard page
+            return dashboard.page_response(request)
         return JSONResponse({"name": "llmfit", "endpoints": [
             "/health", "/api/v1/system", "/api/v1/models", "/api/v1/models/top",
-            "/api/v1/models/{name}", "/openapi.json"]})
+            "/api/v1/models/{name}", "/openapi.json", "/metrics", "/api/v1/runtimes",
+            "/api/v1/installed"]}, headers={"Vary": "Accept"})
 
     async def health(request: Request) -> Response:
         return JSONResponse(service.health_body())
@@ -146,19 +161,49 @@ def create_app(service: LlmfitService, cors_origins: tuple[str, ...] = ()) -> St
             return Response(body, media_type="application/json")
         return handler
 
+    async def plan(request: Request) -> Response:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return JSONResponse({"error": "send the plan request as Content-Type: "
+                                          "application/json"}, status_code=415)
+        raw = await request.body()
+        if len(raw) > MAX_PLAN_BODY:
+            raise UsageError(f"invalid body: at most {MAX_PLAN_BODY:,} bytes")
+        try:
+            body = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            raise UsageError("invalid body: not valid JSON") from None
+        async with builders:
+            answer = await run_in_threadpool(service.plan_body, body)
+        return JSONResponse(answer)
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
+
+    def runtime_answer(answer: Callable[[], dict[str, Any]]) -> Handler:
+        async def handler(request: Request) -> Response:  # cached per snapshot; a first probe
+            return JSONResponse(await run_in_threadpool(answer))  # must not block the loop
+        return handler
+
+    async def prometheus(request: Request) -> Response:
+        body = await run_in_threadpool(metrics.exposition)  # top models: analyses, CPU work
+        return Response(body, media_type=metrics.content_type)
 
     routes = [
         Route(path, _guarded(handler), methods=["GET"]) for path, handler in (
             ("/", index), ("/health", health), ("/openapi.json", openapi),
             ("/api/v1/system", system), ("/api/v1/models", listing(MODELS)),
-            ("/api/v1/models/top", listing(TOP)), ("/api/v1/models/{name:path}", listing(SEARCH)))
+            ("/api/v1/models/top", listing(TOP)), ("/api/v1/models/{name:path}", listing(SEARCH)),
+            ("/metrics", prometheus), ("/ui/{file}", dashboard.asset))
     ]
+    routes.append(Route("/api/v1/plan", _guarded(plan), methods=["POST"]))
+    routes += [Route(path, _guarded(runtime_answer(answer)), methods=["GET"]) for path, answer in (
+        ("/api/v1/runtimes", service.runtimes_body), ("/api/v1/installed", service.installed_body))]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         HTTPException: _http_error, LlmfitError: _llmfit_error, Exception: _unexpected_error}
-    middleware = [Middleware(CORSMiddleware, allow_origins=list(cors_origins),
-                             allow_methods=["GET"], allow_headers=["*"])] if cors_origins else []
+    middleware = [Middleware(RequestMetrics, metrics=metrics)]  # outermost: sees every answer
+    middleware += [Middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                             allow_methods=["GET", "POST"], allow_headers=["*"])] if cors_origins else []
     app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
     app.router.redirect_slashes = False  # a redirect would echo the client's Host header
     return app
@@ -182,7 +227,8 @@ def _guarded(handler: Handler) -> Handler:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: f"no such endpoint: {request.url.path}",
-                405: f"method {request.method} is not allowed on {request.url.path}; use GET"}
+                405: f"method {request.method} is not allowed on {request.url.path}; use "
+                     + ("POST" if request.url.path == "/api/v1/plan" else "GET")}
     body = {"error": messages.get(exc.status_code, str(exc.detail))}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
@@ -277,7 +323,7 @@ def _rate_limit_logs() -> None:
 
 
 def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | None,
-               cors_origins: tuple[str, ...] = ()) -> None:
+               cors_origins: tuple[str, ...] = (), metrics_top: int = 20) -> None:
     """Serve until interrupted; prints where it listens."""
     import os
     import signal
@@ -290,7 +336,7 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     sock = bind_unix_socket(unix_socket) if unix_socket else bind_tcp(host, port)
     mine = _identity(unix_socket) if unix_socket else None
     where = f"unix:{unix_socket}" if unix_socket else f"http://{_url_host(host)}:{sock.getsockname()[1]}"
-    config = uvicorn.Config(create_app(service, cors_origins), log_level="warning",
+    config = uvicorn.Config(create_app(service, cors_origins, metrics_top), log_level="warning",
                             access_log=False, lifespan="off",
                             http=HeaderDeadlineProtocol,  # idle / slow-header clients dropped
                             timeout_keep_alive=5,  # idle keep-alive connections are closed

@@ -67,7 +67,9 @@ class LlmfitService:
                  probe: Callable[[], SystemSpec] | None = None,
                  catalog: list[ModelSpec] | None = None,
                  pulled_probe: Callable[[], frozenset[str]] | None = None,
-                 bench_records: Callable[[], list[Any]] | None = None) -> None:
+                 bench_records: Callable[[], list[Any]] | None = None,
+                 runtime_probe: Callable[[], Any] | None = None,
+                 probe_runtimes: bool = False) -> None:
         self._catalog = catalog if catalog is not None else load_catalog(catalog_path)
         self._overrides = overrides
         self._probe = probe or (lambda: detect_machine())  # looked up per call: tests replace it
@@ -75,6 +77,11 @@ class LlmfitService:
         self.max_context = max_context
         self._pulled_probe = pulled_probe or _local_pulled
         self._bench_records = bench_records or _local_bench_records
+        # Runtime probes (HTTP to local servers, folder scans): with every snapshot only when
+        # asked (`serve`, `--installed`); otherwise once, on first use (`llmfit installed`).
+        self._runtime_probe = runtime_probe or _local_runtimes
+        self._probe_runtimes = probe_runtimes
+        self._report: Any = None  # a RuntimeReport, matched to the catalog
         self._snapshot: SystemSpec | None = None
         self._pulled: frozenset[str] = frozenset()
         self._local: dict[str, float] = {}
@@ -105,7 +112,38 @@ class LlmfitService:
 
     def _take(self) -> tuple[SystemSpec, frozenset[str], Any]:
         system = self._overrides.apply(self._probe())
-        return system, self._pulled_probe(), _local_truth(system, self._bench_records())
+        return system, self._installed_now(), _local_truth(system, self._bench_records())
+
+    def _installed_now(self) -> frozenset[str]:
+        """Pulled Ollama tags, and with runtime probes on, the catalog names runtimes have."""
+        pulled = self._pulled_probe()
+        if not self._probe_runtimes:
+            return pulled
+        self._report = self._matched_runtimes()
+        return pulled | self._report.installed_keys()
+
+    def _matched_runtimes(self) -> Any:
+        from llmfit.runtimes.match import match_report
+
+        return match_report(self._runtime_probe(), self._catalog)
+
+    def runtime_report(self) -> Any:
+        """What local runtimes have: taken with each snapshot when runtime probes are on,
+        otherwise probed once, on first use."""
+        if self._probe_runtimes:
+            self.snapshot()
+        with self._lock:
+            if self._report is None:
+                self._report = self._matched_runtimes()
+            return self._report
+
+    def runtimes_body(self) -> dict[str, Any]:
+        """GET /api/v1/runtimes and `llmfit runtimes --json`."""
+        return self.runtime_report().runtimes_body()
+
+    def installed_body(self) -> dict[str, Any]:
+        """GET /api/v1/installed and `llmfit installed --json`."""
+        return self.runtime_report().installed_body()
 
     def _refresh_locked(self) -> None:
         try:
@@ -193,7 +231,8 @@ class LlmfitService:
     def options_for(self, query: Query) -> AnalysisOptions:
         """Analysis options from the query, the service default filling max_context."""
         return AnalysisOptions(max_context=query.max_context or self.max_context,
-                               quant=query.quant, force_runtime=query.forced_runtime)
+                               quant=query.quant, force_runtime=query.forced_runtime,
+                               kv_quant=query.kv_quant, parallel=query.parallel)
 
     def system_body(self, query: Query | None = None) -> dict[str, Any]:
         """GET /api/v1/system and `llmfit system --json`."""
@@ -205,7 +244,7 @@ class LlmfitService:
         """Analyse, filter, sort and limit: what a listing shows."""
         system = self.system_for(query)
         results, pools = self.analyses(system, self.options_for(query))
-        total, rows = apply_query(results, query)
+        total, rows = apply_query(results, query, self.pulled)
         return system, pools, total, rows
 
     def models_body(self, query: Query) -> dict[str, Any]:
@@ -232,6 +271,32 @@ class LlmfitService:
         shown = replace(query, max_context=query.max_context or self.max_context, name=model.name)
         measured = self.measured if system == self._snapshot else {}
         return envelope(self.node, system, pools, len(rows), rows, shown, self.pulled, measured)
+
+
+    def plan_body(self, body: Any) -> dict[str, Any]:
+        """POST /api/v1/plan and `llmfit plan --json`: the hardware a model needs."""
+        from llmfit.plan import make_plan
+        from llmfit.plan_json import parse_plan_body, plan_json
+
+        request, hardware = parse_plan_body(body, self._catalog)
+        if request.context is None and self.max_context:
+            request = replace(request, context=self.max_context)
+        what_if = Query(ram_gb=hardware["ram_gb"], vram_gb=hardware["vram_gb"],
+                        cpu_cores=hardware["cpu_cores"])
+        system = self.system_for(what_if)
+        plan = make_plan(request, system)
+        return plan_json(plan, _plan_notice(plan, self.pools_for(system)))
+
+
+def _plan_notice(plan: Any, pools: Pools) -> str:
+    """One sentence on how far to trust the plan's figures."""
+    from llmfit.serialize import speed_fields
+
+    result = plan.best.result if plan.best is not None and plan.best.result is not None else plan.current
+    confidence = speed_fields(result, pools)["estimate_confidence"]
+    return (f"Memory figures follow llama.cpp's own allocation; speeds are {confidence}-confidence "
+            "estimates from a bandwidth model calibrated on published llama-bench results, "
+            "so measure with `llmfit bench` before buying hardware.")
 
 
 def info_quants(model: ModelSpec, pools: Pools) -> list[str]:
@@ -311,6 +376,12 @@ def _local_pulled() -> frozenset[str]:
     from llmfit.installed import local_ollama_tags
 
     return local_ollama_tags()
+
+
+def _local_runtimes() -> Any:
+    from llmfit.runtimes.probe import probe_all
+
+    return probe_all()
 
 
 def _what_if(system: SystemSpec, query: Query) -> SystemSpec:

@@ -49,6 +49,7 @@ QUALITY_PENALTY = {"F16": 0, "BF16": 0, "Q8_0": 0, "Q6_K": 1, "Q5_K_M": 2, "Q5_0
 sys.path.insert(0, str(ROOT))
 from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
 from llmfit.estimate import Efficiency, attended_tokens, quant_family  # noqa: E402
+from calibrate_prefill import HEADER as PREFILL_HEADER, prefill_table_rows  # noqa: E402
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -347,7 +348,8 @@ def tables() -> dict[str, tuple[list[dict[str, object]], str]]:
             "efficiency.csv": (efficiency_rows(rows, c, loo), EFFICIENCY_HEADER),
             "kernels.csv": (kernel_rows(rows, c), KERNELS_HEADER),
             "devices.csv": (device_rows(rows, c), DEVICES_HEADER),
-            "accuracy.csv": (accuracy_rows(rows, errors(rows, c), loo), ACCURACY_HEADER)}
+            "accuracy.csv": (accuracy_rows(rows, errors(rows, c), loo), ACCURACY_HEADER),
+            "prefill.csv": (prefill_table_rows(), PREFILL_HEADER)}
 
 
 def main(argv: list[str]) -> int:

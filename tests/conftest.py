@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -67,6 +68,15 @@ def service_for(catalog, monkeypatch):
     return make
 
 
+# A loopback port bound but never listening: connecting is refused at once. Runtime probes point
+# there unless a test starts a fake runtime, so no test talks to a real local Ollama or LM Studio.
+_CLOSED = socket.socket()
+_CLOSED.bind(("127.0.0.1", 0))
+CLOSED_HOST = f"127.0.0.1:{_CLOSED.getsockname()[1]}"
+RUNTIME_HOST_VARS = ("OLLAMA_HOST", "LMSTUDIO_HOST", "LLAMA_SERVER_HOST", "VLLM_HOST",
+                     "MODEL_RUNNER_HOST")
+
+
 @pytest.fixture(autouse=True)
 def no_local_ollama(monkeypatch, tmp_path):
     """Never read the developer's own Ollama models: `installed` stays false unless a test pulls.
@@ -74,6 +84,12 @@ def no_local_ollama(monkeypatch, tmp_path):
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama-models"))
     monkeypatch.setenv("LLMFIT_HOME", str(tmp_path / "llmfit-home"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    for name in RUNTIME_HOST_VARS:  # and no runtime probe reaches a real local server or folder
+        monkeypatch.setenv(name, CLOSED_HOST)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LLAMA_CACHE", str(tmp_path / "llama-cache"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
 
 
 @pytest.fixture

@@ -84,9 +84,11 @@ def test_index_lists_the_endpoints_and_each_answers(gpu):
     body = get_json(gpu, "/")
     assert body == {"name": "llmfit", "endpoints": [
         "/health", "/api/v1/system", "/api/v1/models", "/api/v1/models/top",
-        "/api/v1/models/{name}", "/openapi.json"]}
+        "/api/v1/models/{name}", "/openapi.json", "/metrics", "/api/v1/runtimes",
+        "/api/v1/installed"]}
     for path in body["endpoints"]:
-        get_json(gpu, path.replace("{name}", "llama"))
+        if path != "/metrics":  # the Prometheus text format: tests/test_metrics.py
+            get_json(gpu, path.replace("{name}", "llama"))
 
 
 def test_health_names_the_node(gpu):
@@ -139,9 +141,12 @@ def test_openapi_document_lists_every_path_and_parameter(gpu):
     doc = get_json(gpu, "/openapi.json")
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {"/", "/health", "/openapi.json", "/api/v1/system",
-                                 "/api/v1/models", "/api/v1/models/top", "/api/v1/models/{name}"}
+                                 "/api/v1/models", "/api/v1/models/top", "/api/v1/models/{name}",
+                                 "/metrics", "/api/v1/runtimes", "/api/v1/installed",
+                                 "/api/v1/plan", "/ui/{file}"}
     params = {p["name"]: p for p in doc["paths"]["/api/v1/models"]["get"]["parameters"]}
-    assert set(params) == set(FILTER_KEYS) | {"n"}
+    assert set(params) == set(FILTER_KEYS) | {"n", "installed", "license", "capability", "kv_quant",
+                                              "parallel"}
     assert params["min_fit"]["schema"]["enum"] == ["perfect", "good", "marginal", "too_tight"]
     assert params["sort"]["schema"]["enum"] == list(q.SORT_VALUES)
     system_params = {p["name"] for p in doc["paths"]["/api/v1/system"]["get"]["parameters"]}

@@ -112,7 +112,9 @@ def apply_overrides(
         spec = _with_gpus(spec, choices, ram_given=ram_gib is not None)
     elif ram_gib is not None and spec.unified_memory:
         spec = _with_unified_pool(spec, apple_working_set_gib(spec.total_ram_gib))
-    if memory_gib is not None:
+    if memory_gib == 0:  # what-if vram_gb=0: the same machine without its GPUs
+        spec = _noted(spec, "GPUs left out (GPU memory 0)", gpus=(), unified_memory=False)
+    elif memory_gib is not None:
         spec = _with_gpu_memory(spec, check_size_gib(memory_gib, "GPU memory size"))
     if cpu_cores is not None:
         spec = _with_cores(spec, cpu_cores)

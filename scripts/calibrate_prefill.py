@@ -1,0 +1,136 @@
+"""Prompt-processing calibration: one efficiency per backend from published llama-bench pp512
+rows (tests/data/prefill-published.csv), with in-sample and leave-one-out error.
+
+Each row implies efficiency = pp_tps x flops_per_token / peak_flops (llmfit/prefill.py); a
+backend's efficiency is the median over its dense-model rows, and a row's held-out error is its
+prediction from the median of the other rows of its backend. Mixtures of experts run their
+prompt through many small expert matmuls: their rows give one factor on top (row `moe`), the
+median of what they imply over their backend's dense efficiency.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from llmfit.calibration import read_rows, resolve_model  # noqa: E402
+from llmfit.gpus import lookup_gpu  # noqa: E402
+from llmfit.prefill import PP_TOKENS, cpu_tflops, flops_per_token  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "prefill-published.csv"
+BACKENDS = {"CUDA": "cuda", "ROCm": "rocm", "Vulkan": "vulkan", "Metal": "metal", "CPU": "cpu"}
+HEADER = ("# Prompt-processing efficiency per backend (share of peak FP16 matrix FLOPs; CPUs: of\n"
+          "# cores x 3 GHz x 32 FP32 FLOPs per cycle); row `moe`: the factor mixtures of experts\n"
+          "# reach on top. Fitted by scripts/calibrate.py from tests/data/prefill-published.csv.\n"
+          "# Do not edit by hand.\n")
+# Rows whose own source says the figure is limited by something else than the GPU.
+EXCLUDED = {"Raspberry Pi": "an eGPU on a Raspberry Pi host (PCIe x1): host-limited, as the "
+                            "source says"}
+
+
+@dataclass(frozen=True)
+class PrefillRow:
+    device: str
+    backend: str
+    tflops: float
+    flops: float
+    pp_tps: float
+    moe: bool = False
+
+    @property
+    def implied(self) -> float:
+        return self.pp_tps * self.flops / (self.tflops * 1e12)
+
+
+def _tflops(row: dict[str, str]) -> float | None:
+    if row["backend"] == "CPU":
+        return cpu_tflops(int(row["threads"])) if row.get("threads") else None
+    for name in (row["device"], re.sub(r"\s*\(.*\)", "", row["device"])):
+        gpu = lookup_gpu(name)
+        if gpu is not None:
+            return gpu.fp16_tflops
+    return None
+
+
+def prefill_rows() -> tuple[list[PrefillRow], list[str]]:
+    """Usable rows, and why the others were left out."""
+    out, skipped = [], []
+    for row in read_rows(DATA):
+        label = f"{row['device']} {row['model']} {row['quant']} ({row['backend']})"
+        why = next((reason for key, reason in EXCLUDED.items() if key in row["device"]), None)
+        if why:
+            skipped.append(f"{label}: {why}")
+            continue
+        tflops = _tflops(row)
+        if not tflops or row["backend"] not in BACKENDS:
+            skipped.append(f"{label}: the device's peak FP16 throughput is not in gpus.csv")
+            continue
+        active = float(row.get("active_params_b") or row["params_b"])
+        model = resolve_model(row["model"])
+        tokens = int(row.get("pp_tokens") or PP_TOKENS)
+        flops = flops_per_token(model.arch, active, tokens) if model else 2 * active * 1e9
+        out.append(PrefillRow(row["device"], BACKENDS[row["backend"]], tflops, flops,
+                              float(row["pp_tps"]), bool(row.get("active_params_b"))))
+    return out, skipped
+
+
+def _errors(rows: list[PrefillRow], held_out: bool) -> list[float]:
+    errs = []
+    for i, row in enumerate(rows):
+        peers = [r.implied for j, r in enumerate(rows)
+                 if r.backend == row.backend and (j != i or not held_out)]
+        if peers:
+            errs.append(statistics.median(peers) / row.implied - 1)
+    return errs
+
+
+def moe_factor(rows: list[PrefillRow]) -> tuple[float, list[float]]:
+    """The MoE factor and each MoE row's implied factor (over its backend's dense median)."""
+    dense = {b: statistics.median(r.implied for r in rows if r.backend == b and not r.moe)
+             for b in {r.backend for r in rows if not r.moe}}
+    ratios = [r.implied / dense[r.backend] for r in rows if r.moe and r.backend in dense]
+    return (statistics.median(ratios) if ratios else 1.0), ratios
+
+
+def prefill_table_rows() -> list[dict[str, object]]:
+    """data/prefill.csv: per backend the efficiency, rows and errors (percent)."""
+    rows, _ = prefill_rows()
+    out: list[dict[str, object]] = []
+    factor, ratios = moe_factor(rows)
+    if ratios:
+        loo = [abs(statistics.median(ratios[:i] + ratios[i + 1:]) / x - 1) if len(ratios) > 1
+               else 1.0 for i, x in enumerate(ratios)]
+        inside = [abs(factor / x - 1) for x in ratios]
+        out.append({"backend": "moe", "efficiency": round(factor, 4), "rows": len(ratios),
+                    "in_median_pct": round(statistics.median(inside) * 100, 1),
+                    "loo_median_pct": round(statistics.median(loo) * 100, 1),
+                    "loo_max_pct": round(max(loo) * 100, 1),
+                    "source": f"median of {len(ratios)} MoE rows over their backend's dense efficiency"})
+    for backend in BACKENDS.values():
+        mine = [r for r in rows if r.backend == backend and not r.moe]
+        if not mine:
+            continue
+        inside = [abs(e) for e in _errors(mine, False)]
+        loo = [abs(e) for e in _errors(mine, True)] if len(mine) > 1 else [1.0]
+        out.append({"backend": backend,
+                    "efficiency": round(statistics.median(r.implied for r in mine), 4),
+                    "rows": len(mine), "in_median_pct": round(statistics.median(inside) * 100, 1),
+                    "loo_median_pct": round(statistics.median(loo) * 100, 1),
+                    "loo_max_pct": round(max(loo) * 100, 1),
+                    "source": f"median of {len(mine)} rows of tests/data/prefill-published.csv"})
+    return out
+
+
+if __name__ == "__main__":
+    rows, skipped = prefill_rows()
+    for line in skipped:
+        print("skipped:", line)
+    for r in rows:
+        print(f"{r.backend:7s} {r.implied:6.3f}  {r.device[:60]}")
+    for t in prefill_table_rows():
+        print(t)
