@@ -88,14 +88,20 @@ def estimate_prefill_tps(arch: Architecture, active_params_b: float, moe: bool,
                          gpu_tflops: float | None, gpu_backend: str | None, cpu_cores: int,
                          gpu_share: float) -> float | None:
     """Prompt tokens per second (pp512) of a run that does `gpu_share` of its work on the GPU."""
-    factor = prefill_table()["moe"].efficiency if moe and "moe" in prefill_table() else 1.0
-    gpu = None
+    gpu = cpu = None
     if gpu_share > 0:
         gpu = device_prefill_tps(arch, active_params_b, gpu_tflops, backend_key(gpu_backend))
-    cpu = device_prefill_tps(arch, active_params_b, cpu_tflops(cpu_cores), "cpu") \
-        if gpu_share < 1 else None
-    tps = split_prefill_tps(gpu, cpu, gpu_share)
-    return None if tps is None else tps * factor
+        gpu = gpu * moe_factor("moe_gpu") if gpu is not None and moe else gpu
+    if gpu_share < 1:
+        cpu = device_prefill_tps(arch, active_params_b, cpu_tflops(cpu_cores), "cpu")
+        cpu = cpu * moe_factor("moe_cpu") if cpu is not None and moe else cpu
+    return split_prefill_tps(gpu, cpu, gpu_share)
+
+
+def moe_factor(side: str) -> float:
+    """How much of dense efficiency a mixture of experts' prefill reaches (moe_gpu, moe_cpu)."""
+    row = prefill_table().get(side)
+    return row.efficiency if row is not None else 1.0
 
 
 def ttft_ms(prefill_tps: float | None, decode_tps: float | None,

@@ -4,8 +4,9 @@ rows (tests/data/prefill-published.csv), with in-sample and leave-one-out error.
 Each row implies efficiency = pp_tps x flops_per_token / peak_flops (llmfit/prefill.py); a
 backend's efficiency is the median over its dense-model rows, and a row's held-out error is its
 prediction from the median of the other rows of its backend. Mixtures of experts run their
-prompt through many small expert matmuls: their rows give one factor on top (row `moe`), the
-median of what they imply over their backend's dense efficiency.
+prompt through many small expert matmuls: their rows give one factor on top, per side (row
+`moe_gpu` from GPU backends, `moe_cpu` from CPU rows), the median of what they imply over their
+backend's dense efficiency.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from llmfit.prefill import PP_TOKENS, cpu_tflops, flops_per_token  # noqa: E402
 DATA = ROOT / "tests" / "data" / "prefill-published.csv"
 BACKENDS = {"CUDA": "cuda", "ROCm": "rocm", "Vulkan": "vulkan", "Metal": "metal", "CPU": "cpu"}
 HEADER = ("# Prompt-processing efficiency per backend (share of peak FP16 matrix FLOPs; CPUs: of\n"
-          "# cores x 3 GHz x 32 FP32 FLOPs per cycle); row `moe`: the factor mixtures of experts\n"
-          "# reach on top. Fitted by scripts/calibrate.py from tests/data/prefill-published.csv.\n"
+          "# cores x 3 GHz x 32 FP32 FLOPs per cycle); rows moe_gpu, moe_cpu: the factor mixtures of\n"
+          "# experts reach on top, on a GPU and on CPU cores. Fitted by scripts/calibrate.py from tests/data/prefill-published.csv.\n"
           "# Do not edit by hand.\n")
 # Rows whose own source says the figure is limited by something else than the GPU.
 EXCLUDED = {"Raspberry Pi": "an eGPU on a Raspberry Pi host (PCIe x1): host-limited, as the "
@@ -89,11 +90,13 @@ def _errors(rows: list[PrefillRow], held_out: bool) -> list[float]:
     return errs
 
 
-def moe_factor(rows: list[PrefillRow]) -> tuple[float, list[float]]:
-    """The MoE factor and each MoE row's implied factor (over its backend's dense median)."""
+def moe_factor(rows: list[PrefillRow], cpu: bool) -> tuple[float, list[float]]:
+    """The MoE factor of one side (CPU or GPU backends) and each MoE row's implied factor
+    (over its backend's dense median)."""
     dense = {b: statistics.median(r.implied for r in rows if r.backend == b and not r.moe)
              for b in {r.backend for r in rows if not r.moe}}
-    ratios = [r.implied / dense[r.backend] for r in rows if r.moe and r.backend in dense]
+    ratios = [r.implied / dense[r.backend] for r in rows
+              if r.moe and r.backend in dense and (r.backend == "cpu") == cpu]
     return (statistics.median(ratios) if ratios else 1.0), ratios
 
 
@@ -101,16 +104,19 @@ def prefill_table_rows() -> list[dict[str, object]]:
     """data/prefill.csv: per backend the efficiency, rows and errors (percent)."""
     rows, _ = prefill_rows()
     out: list[dict[str, object]] = []
-    factor, ratios = moe_factor(rows)
-    if ratios:
+    for side, cpu in (("moe_gpu", False), ("moe_cpu", True)):
+        factor, ratios = moe_factor(rows, cpu)
+        if not ratios:
+            continue
         loo = [abs(statistics.median(ratios[:i] + ratios[i + 1:]) / x - 1) if len(ratios) > 1
                else 1.0 for i, x in enumerate(ratios)]
         inside = [abs(factor / x - 1) for x in ratios]
-        out.append({"backend": "moe", "efficiency": round(factor, 4), "rows": len(ratios),
+        out.append({"backend": side, "efficiency": round(factor, 4), "rows": len(ratios),
                     "in_median_pct": round(statistics.median(inside) * 100, 1),
                     "loo_median_pct": round(statistics.median(loo) * 100, 1),
                     "loo_max_pct": round(max(loo) * 100, 1),
-                    "source": f"median of {len(ratios)} MoE rows over their backend's dense efficiency"})
+                    "source": f"median of {len(ratios)} MoE rows over their backend's dense "
+                              "efficiency"})
     for backend in BACKENDS.values():
         mine = [r for r in rows if r.backend == backend and not r.moe]
         if not mine:
