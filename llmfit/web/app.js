@@ -212,16 +212,23 @@
     }
   }
 
+  /** A repo id that may wrap after its owner's slash (text nodes and a <wbr>, no markup). */
+  function breakable(name) {
+    const slash = name.indexOf("/");
+    return slash < 0 ? [name] : [name.slice(0, slash + 1), el("wbr"), name.slice(slash + 1)];
+  }
+
   function modelRow(row, index) {
     const tps = row.estimated_tps === null ? "—" : num(row.estimated_tps, 1);
     return el("tr", { tabindex: "-1", "aria-selected": "false", "data-name": row.name },
       el("td", { class: "num" }, String(index + 1)),
-      el("td", { class: "name" }, row.name),
+      el("td", { class: "name" }, breakable(row.name)),
       el("td", { class: "opt" }, row.parameter_count),
       el("td", null, fitBadge(row.fit_level, row.fit_label)),
       el("td", { class: "opt" }, row.run_mode_label),
-      el("td", { class: "opt" }, row.best_quant || "—"),
-      el("td", { class: "num" }, `${num(row.memory_required_gb, 1)} / ${num(row.memory_available_gb, 1)}`),
+      el("td", { class: "opt nowrap" }, row.best_quant || "—"),
+      el("td", { class: "num" }, num(row.memory_required_gb, 1),
+        el("span", { class: "opt" }, ` / ${num(row.memory_available_gb, 1)}`)),
       el("td", { class: "num" }, tps),
       el("td", { class: "num" }, num(row.score, 1)));
   }
@@ -432,7 +439,7 @@
       el("td", { class: "num" }, num(run.estimated_tps, 1)),
       el("td", null, needText(run.minimum)),
       el("td", null, needText(run.recommended)),
-      el("td", null, run.notes.map((note) => el("div", null, note)))))));
+      el("td", null, run.notes.map((note) => el("div", null, note))))));
     const upgrades = plan.upgrade_deltas.map((delta) => el("li", null, delta.description));
     $("#plan-upgrades").replaceChildren(...(upgrades.length ? upgrades
       : [el("li", { class: "muted" }, "None needed: nothing fits better on any path.")]));
@@ -457,7 +464,7 @@
       const body = await api("api/v1/installed");
       const models = body.models || [];
       $("#installed-table tbody").replaceChildren(...models.map((m) => el("tr", null,
-        el("td", null, m.runtime), el("td", null, m.name), el("td", null, m.catalog_name || "—"),
+        el("td", null, m.runtime), el("td", { class: "wrap" }, m.name), el("td", { class: "wrap" }, m.catalog_name || "—"),
         el("td", null, m.quant || "—"), el("td", { class: "num" }, num(m.size_gb)),
         el("td", null, m.loaded ? "in memory" : ""))));
       $("#installed-table").hidden = !models.length;
