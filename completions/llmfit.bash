@@ -3,7 +3,7 @@ _llmfit() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local cmd="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case "${COMP_WORDS[i]}" in add|bench|completion|info|installed|label-node|models|plan|remove|runtimes|search|serve|system|top|update) cmd="${COMP_WORDS[i]}"; break ;; esac
+        case "${COMP_WORDS[i]}" in add|bench|completion|fleet|info|installed|label-node|models|plan|remove|runtimes|search|serve|system|top|update) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$prev" in
         --memory) return ;;
@@ -13,6 +13,12 @@ _llmfit() {
         --catalog) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --max-context) return ;;
         --llama-bench) return ;;
+        --nodes) return ;;
+        --nodes-file) return ;;
+        --namespace) return ;;
+        --selector) return ;;
+        --port) return ;;
+        --timeout) return ;;
         --quant) COMPREPLY=($(compgen -W "Q2_K Q3_K_M Q4_0 Q4_K_M Q5_K_M Q6_K Q8_0 F16 Q5_0 IQ4_XS BF16 MXFP4 mlx-8bit mlx-6bit mlx-4bit FP8 AWQ GPTQ" -- "$cur")); return ;;
         --force-runtime) COMPREPLY=($(compgen -W "llamacpp llama.cpp mlx vllm" -- "$cur")); return ;;
         --node) return ;;
@@ -33,7 +39,6 @@ _llmfit() {
         --context) return ;;
         --target-tps) return ;;
         --host) return ;;
-        --port) return ;;
         --unix-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --refresh) return ;;
         --cors-origin) return ;;
@@ -42,10 +47,11 @@ _llmfit() {
     esac
     local words
     case "$cmd" in
-        "") words="add bench completion info installed label-node models plan remove runtimes search serve system top update --memory --ram --cpu-cores --gpu --catalog --max-context --help -h" ;;
+        "") words="add bench completion fleet info installed label-node models plan remove runtimes search serve system top update --memory --ram --cpu-cores --gpu --catalog --max-context --help -h" ;;
         add) words="--refresh --help -h" ;;
         bench) words="--llama-bench --json --help -h" ;;
         completion) words="--help -h" ;;
+        fleet) words="--nodes --nodes-file --k8s --namespace --selector --port --timeout --help -h" ;;
         info) words="--json --all-quants --quant --max-context --force-runtime --refresh --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         installed) words="--json --catalog --help -h" ;;
         label-node) words="--node --prefix --interval --dry-run --top --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;

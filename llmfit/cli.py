@@ -168,6 +168,7 @@ def serve(ctx: typer.Context,
 # Command modules register on `app` when imported; their order is the order of --help.
 import llmfit.cli_models  # noqa: E402,F401
 import llmfit.cli_fleet  # noqa: E402,F401
+import llmfit.cli_fleet_view  # noqa: E402,F401
 import llmfit.cli_plan  # noqa: E402,F401
 import llmfit.cli_runtimes  # noqa: E402,F401
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from llmfit.errors import LlmfitError, NotFoundError, UsageError
 
@@ -18,28 +18,47 @@ class KubeError(LlmfitError):
     http_status = 502
 
 
+def core_v1_api() -> Any:
+    """A CoreV1Api with in-cluster config, else $KUBECONFIG (or ~/.kube/config)."""
+    try:
+        from kubernetes import client, config
+    except ImportError:
+        raise UsageError("the Kubernetes client is not installed: "
+                         "pip install 'llmfit[k8s]'") from None
+    settings = client.Configuration()  # this client's own: the library default is global
+    try:
+        config.load_incluster_config(client_configuration=settings)
+    except config.ConfigException:
+        try:
+            # $KUBECONFIG read now: the library reads it once, when first imported
+            path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+            config.load_kube_config(config_file=path, client_configuration=settings)
+        except (config.ConfigException, OSError, TypeError, ValueError) as exc:
+            raise UsageError("no Kubernetes configuration: not running in a cluster, and no "
+                             f"usable kubeconfig ($KUBECONFIG or ~/.kube/config): {exc}"
+                             ) from None
+    return client.CoreV1Api(client.ApiClient(settings))
+
+
+def kube_call(what: str, rights: str, request: Callable[[], Any]) -> Any:
+    """Run one API request; its failures become a KubeError saying `what` failed."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        return request()
+    except ApiException as exc:
+        hint = f" (the account needs {rights})" if exc.status in (401, 403) else ""
+        raise KubeError(f"{what}: {exc.status} {exc.reason}{hint}") from None
+    except (HTTPError, OSError) as exc:
+        raise KubeError(f"{what}: cannot reach the Kubernetes API: {exc}") from None
+
+
 class NodeClient:
     """GET and PATCH /api/v1/nodes/{name}, with in-cluster config, else $KUBECONFIG."""
 
     def __init__(self) -> None:
-        try:
-            from kubernetes import client, config
-        except ImportError:
-            raise UsageError("the Kubernetes client is not installed: "
-                             "pip install 'llmfit[k8s]'") from None
-        settings = client.Configuration()  # this client's own: the library default is global
-        try:
-            config.load_incluster_config(client_configuration=settings)
-        except config.ConfigException:
-            try:
-                # $KUBECONFIG read now: the library reads it once, when first imported
-                path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-                config.load_kube_config(config_file=path, client_configuration=settings)
-            except (config.ConfigException, OSError, TypeError, ValueError) as exc:
-                raise UsageError("no Kubernetes configuration: not running in a cluster, and no "
-                                 f"usable kubeconfig ($KUBECONFIG or ~/.kube/config): {exc}"
-                                 ) from None
-        self._api = client.CoreV1Api(client.ApiClient(settings))
+        self._api = core_v1_api()
 
     def marks(self, name: str) -> tuple[dict[str, str], dict[str, str]]:
         """The node's labels and annotations."""

@@ -8,6 +8,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 from typing import Any
 
 TOKEN = "test-token"
@@ -60,6 +61,25 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def recorded_pod(name: str, node: str, ip: str | None, port: int,
+                 namespace: str = "llmfit", phase: str = "Running") -> dict[str, Any]:
+    """A DaemonSet's Pod as `kubectl get pod NAME -o json` shows one (trimmed)."""
+    return {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
+                     "resourceVersion": "2000", "creationTimestamp": "2025-01-15T09:40:00Z",
+                     "labels": {"app.kubernetes.io/name": "llmfit",
+                                "controller-revision-hash": "6d4f8b9c7",
+                                "pod-template-generation": "1"}},
+        "spec": {"nodeName": node, "serviceAccountName": "llmfit", "containers": [
+            {"name": "llmfit", "image": "llmfit:0.1.0", "args": ["serve"],
+             "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}]},
+            {"name": "label-node", "image": "llmfit:0.1.0", "args": ["label-node"]}]},
+        "status": {"phase": phase, "hostIP": "192.0.2.10", "startTime": "2025-01-15T09:40:01Z",
+                   **({"podIP": ip, "podIPs": [{"ip": ip}]} if ip else {})},
+    }
+
+
 class KubeHandler(BaseHTTPRequestHandler):
     server_version = "fake-kube-apiserver/1"
 
@@ -84,7 +104,11 @@ class KubeHandler(BaseHTTPRequestHandler):
                              "body": json.loads(raw) if raw else None})
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._send(401, _status(401, "Unauthorized", "Unauthorized"))
-        path = self.path.split("?")[0]
+        path, _, query = self.path.partition("?")
+        parts = path.split("/")
+        if method == "GET" and len(parts) == 6 and parts[1:4] == ["api", "v1", "namespaces"] \
+                and parts[5] == "pods":
+            return self._send(200, api.pod_list(parts[4], parse_qs(query)))
         prefix = "/api/v1/nodes/"
         name = path[len(prefix):] if path.startswith(prefix) else None
         if not name or "/" in name:
@@ -116,6 +140,7 @@ class FakeKube:
         self.nodes = {n: recorded_node(n) for n in node_names}
         self.requests: list[dict[str, Any]] = []
         self.forbid_patch = False
+        self.pods: list[dict[str, Any]] = []  # served by GET /api/v1/namespaces/{ns}/pods
         self.kubeconfig = tmp_path / "kubeconfig"
 
     def __enter__(self) -> "FakeKube":
@@ -134,6 +159,15 @@ class FakeKube:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def pod_list(self, namespace: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """A PodList of `self.pods` in `namespace` whose labels match labelSelector (k=v,...)."""
+        wanted = dict(term.split("=", 1) for sel in query.get("labelSelector", [])
+                      for term in sel.split(","))
+        items = [p for p in self.pods if p["metadata"]["namespace"] == namespace
+                 and wanted.items() <= p["metadata"]["labels"].items()]
+        return {"kind": "PodList", "apiVersion": "v1",
+                "metadata": {"resourceVersion": "2048"}, "items": items}
 
     def patches(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] == "PATCH"]

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from conftest import cpu_box
 
+from llmfit.fleet_poll import DEFAULT_NAMESPACE, DEFAULT_SELECTOR
 from llmfit.server import create_app
 
 with warnings.catch_warnings():
@@ -63,7 +64,8 @@ def validate(obj: dict[str, Any]) -> None:
 def test_every_manifest_validates_against_the_api_schemas():
     objects = plain_objects()
     assert sorted(o["kind"] for o in objects) == [
-        "ClusterRole", "ClusterRoleBinding", "DaemonSet", "Namespace", "Service", "ServiceAccount"]
+        "ClusterRole", "ClusterRoleBinding", "DaemonSet", "Namespace", "Role", "RoleBinding",
+        "Service", "ServiceAccount"]
     assert objects[0]["kind"] == "Namespace"  # `kubectl apply -f deploy/manifests/` goes in file order
     for obj in objects:
         validate(obj)
@@ -109,6 +111,17 @@ def check_pod(objects: list[dict[str, Any]], cli, monkeypatch, service_for) -> N
     assert binding["roleRef"]["name"] == find(objects, "ClusterRole")["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"],
                                     "namespace": account["namespace"]}]
+    # `llmfit fleet --k8s` in a pod: list pods of its own namespace, nothing more.
+    role, role_binding = find(objects, "Role"), find(objects, "RoleBinding")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    assert role["metadata"]["namespace"] == account["namespace"]
+    assert role_binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                       "name": role["metadata"]["name"]}
+    assert role_binding["subjects"] == binding["subjects"]
+    key, _, value = DEFAULT_SELECTOR.partition("=")
+    assert ds["spec"]["template"]["metadata"]["labels"][key] == value
+    assert ds["metadata"]["namespace"] == DEFAULT_NAMESPACE
+    assert server["ports"][0]["name"] == "http"  # the port `fleet --k8s` reads
     # Every node, no GPU taken: no nvidia.com/gpu request, tolerates every taint.
     assert {"operator": "Exists"} in pod["tolerations"]
     assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
@@ -159,7 +172,8 @@ def test_the_chart_renders_valid_objects_that_match_the_server(cli, monkeypatch,
     for obj in objects:
         validate(obj)
     assert sorted(o["kind"] for o in objects) == [
-        "ClusterRole", "ClusterRoleBinding", "DaemonSet", "Service", "ServiceAccount"]
+        "ClusterRole", "ClusterRoleBinding", "DaemonSet", "Role", "RoleBinding", "Service",
+        "ServiceAccount"]
     check_pod(objects, cli, monkeypatch, service_for)
     lint = subprocess.run([HELM, "lint", str(CHART)], capture_output=True, text=True, timeout=60)
     assert lint.returncode == 0, lint.stdout + lint.stderr

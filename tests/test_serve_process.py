@@ -28,8 +28,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT and unix
 class Serve:
     """One `llmfit serve` process whose output is read line by line in the background."""
 
-    def __init__(self, *args: str) -> None:
-        env = {**os.environ, "NODE_NAME": "proc-node",
+    def __init__(self, *args: str, node_name: str = "proc-node") -> None:
+        env = {**os.environ, "NODE_NAME": node_name,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         env.pop("OLLAMA_CONTEXT_LENGTH", None)
         env.pop("LLMFIT_CATALOG", None)
