@@ -33,13 +33,15 @@ def launcher() -> list[str]:
 
 
 def time_command(args: list[str], runs: int, env: dict[str, str] | None = None,
-                 root: Path = ROOT) -> list[float]:
+                 root: Path = ROOT, module: bool = False) -> list[float]:
     """Wall times of `runs` fresh `llmfit ARGS` processes (the llmfit package of `root`)."""
     env = env or dict(os.environ, PYTHONPATH=str(root), COLUMNS="80")
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(launcher() + args, check=True, stdout=subprocess.DEVNULL, env=env)
+        # Comparisons run both trees through `python -m llmfit`: each its own entry point.
+        command = [sys.executable, "-m", "llmfit"] if module else launcher()
+        subprocess.run(command + args, check=True, stdout=subprocess.DEVNULL, env=env)
         times.append(time.perf_counter() - start)
     return times
 
@@ -73,8 +75,8 @@ def compare(other: Path, runs: int) -> int:
         mine: list[float] = []
         theirs: list[float] = []
         for _ in range(runs):
-            mine += time_command(args, 1)
-            theirs += time_command(args, 1, root=other)
+            mine += time_command(args, 1, module=True)
+            theirs += time_command(args, 1, root=other, module=True)
         new, old = statistics.median(mine), statistics.median(theirs)
         change = (new - old) / old * 100
         if args[0] == "top":

@@ -1,5 +1,5 @@
 """python -m llmfit"""
 
-from llmfit.cli import main
+from llmfit.entry import main
 
 main()

@@ -12,6 +12,8 @@ from llmfit.cli_app import (Capability, Catalog, CpuCores, ForceRuntime, Gpu, In
                             KvQuant, License, Limit, MaxContext, Memory, MinFit, Parallel, Perfect,
                             Provider, Quant, Ram, RuntimeOpt, Search, Sort, TooTight, UseCase,
                             app, friendly_errors, make_service, merge, overrides, print_json)
+from llmfit.cli_app import LEAN_START
+
 
 @app.callback(invoke_without_command=True)
 def main_options(ctx: typer.Context, memory: Memory = None, ram: Ram = None,
@@ -165,12 +167,14 @@ def serve(ctx: typer.Context,
             pass
 
 
-# Command modules register on `app` when imported; their order is the order of --help.
-import llmfit.cli_models  # noqa: E402,F401
-import llmfit.cli_fleet  # noqa: E402,F401
-import llmfit.cli_fleet_view  # noqa: E402,F401
-import llmfit.cli_plan  # noqa: E402,F401
-import llmfit.cli_runtimes  # noqa: E402,F401
+# Command modules register on `app` when imported; their order is the order of --help. The
+# console script (llmfit/entry.py) leaves them out for the core listings, which never need them.
+if not LEAN_START:
+    import llmfit.cli_models  # noqa: E402,F401
+    import llmfit.cli_fleet  # noqa: E402,F401
+    import llmfit.cli_fleet_view  # noqa: E402,F401
+    import llmfit.cli_plan  # noqa: E402,F401
+    import llmfit.cli_runtimes  # noqa: E402,F401
 
 
 @app.command()

@@ -22,6 +22,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+# Set by the console script (llmfit/entry.py) before llmfit.cli is imported: True when the
+# command is a core listing, so the other command groups are not built at all.
+LEAN_START = False
+# Options before the command that take a value (the console script skips their values).
+GLOBAL_VALUE_OPTIONS = frozenset({"--memory", "--ram", "--cpu-cores", "--gpu", "--catalog",
+                                  "--max-context"})
+
 # Hardware and catalog options: accepted before the command (global) or after it.
 Memory = Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="GPU memory (VRAM) to assume, e.g. 24G.", show_default=False)]
 Ram = Annotated[Optional[str], typer.Option("--ram", metavar="SIZE", help="System RAM to assume, e.g. 64G.", show_default=False)]

@@ -144,3 +144,31 @@ def test_narrow_terminals_drop_columns_but_never_cut_figures(cli, width):
         shown = f"{tps:.0f}" if tps >= 10 else f"{tps:.1f}"
         assert re.search(rf"~?{re.escape(shown)}\b", line), (line, shown)
         assert "…" not in line.split()[-1]  # the last figure is whole
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    ([], None), (["top"], "top"), (["--ram", "8G", "top", "-n", "3"], "top"),
+    (["--gpu=RTX 4090", "plan", "x"], "plan"), (["--gpu", "RTX 4090", "fleet", "top"], "fleet"),
+    (["--help"], "--help"), (["-h", "top"], "--help"), (["--max-context", "top"], None)])
+def test_the_console_script_finds_the_command_word(argv, command):
+    from llmfit.entry import _first_command
+
+    assert _first_command(argv) == command
+
+
+def test_a_core_listing_starts_without_the_other_command_groups(tmp_path):
+    """`llmfit top` is the latency that matters: the plan, fleet and runtime groups stay unbuilt;
+    any other command, and --help, sees them all."""
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "LLMFIT_NO_MEASURE": "1", "COLUMNS": "100"}
+    probe = ("import sys, runpy; sys.argv=['llmfit', *sys.argv[1:]]; "
+             "import llmfit.entry as e\ntry:\n    e.main()\nexcept SystemExit:\n    pass\n"
+             "print('LOADED', sorted(m for m in sys.modules if m.startswith('llmfit.cli_')))")
+    lean = subprocess.run([sys.executable, "-c", probe, "top", "-n", "1", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert "LOADED ['llmfit.cli_app']" in lean.stdout, lean.stdout[-300:] + lean.stderr
+    full = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert "plan" in full.stdout and "llmfit.cli_plan" in full.stdout.split("LOADED")[-1]
