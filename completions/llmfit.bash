@@ -21,6 +21,8 @@ _llmfit() {
         --timeout) return ;;
         --quant) COMPREPLY=($(compgen -W "Q2_K Q3_K_M Q4_0 Q4_K_M Q5_K_M Q6_K Q8_0 F16 Q5_0 IQ4_XS BF16 MXFP4 mlx-8bit mlx-6bit mlx-4bit FP8 AWQ GPTQ" -- "$cur")); return ;;
         --force-runtime) COMPREPLY=($(compgen -W "llamacpp llama.cpp mlx vllm" -- "$cur")); return ;;
+        --kv-quant) return ;;
+        --parallel) return ;;
         --node) return ;;
         --prefix) return ;;
         --interval) return ;;
@@ -32,8 +34,6 @@ _llmfit() {
         --provider) return ;;
         --search) return ;;
         --sort) COMPREPLY=($(compgen -W "score tps params mem ctx date use_case" -- "$cur")); return ;;
-        --kv-quant) return ;;
-        --parallel) return ;;
         --license) return ;;
         --capability) return ;;
         --context) return ;;
@@ -52,7 +52,7 @@ _llmfit() {
         bench) words="--llama-bench --json --help -h" ;;
         completion) words="--help -h" ;;
         fleet) words="--nodes --nodes-file --k8s --namespace --selector --port --timeout --help -h" ;;
-        info) words="--json --all-quants --quant --max-context --force-runtime --refresh --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
+        info) words="--json --all-quants --quant --max-context --force-runtime --refresh --kv-quant --parallel --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         installed) words="--json --catalog --help -h" ;;
         label-node) words="--node --prefix --interval --dry-run --top --max-context --memory --ram --cpu-cores --gpu --catalog --help -h" ;;
         models) words="--json --limit -n --perfect --min-fit --runtime --use-case --provider --search --sort --include-too-tight --no-include-too-tight --max-context --quant --force-runtime --kv-quant --parallel --license --capability --installed --memory --ram --cpu-cores --gpu --catalog --help -h" ;;

@@ -43,6 +43,8 @@ complete -c llmfit -n '__fish_seen_subcommand_from info' -l quant -x -a 'Q2_K Q3
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l max-context -x -d 'Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH'
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l force-runtime -x -a 'llamacpp llama.cpp mlx vllm' -d 'llamacpp|mlx|vllm: analyse as if this runtime were used'
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l refresh -d 'Ask the Hub again instead of using the cached answer'
+complete -c llmfit -n '__fish_seen_subcommand_from info' -l kv-quant -x -d 'KV-cache type the memory figures assume: fp16|fp8|q8_0|q4_0 (default fp16)'
+complete -c llmfit -n '__fish_seen_subcommand_from info' -l parallel -x -d 'Concurrent sequences, each with its own KV cache (default 1)'
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l memory -x -d 'GPU memory (VRAM) to assume, e.g. 24G'
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l ram -x -d 'System RAM to assume, e.g. 64G'
 complete -c llmfit -n '__fish_seen_subcommand_from info' -l cpu-cores -x -d 'CPU cores to assume'

@@ -7,9 +7,9 @@ from typing import Any, List, Optional
 import typer
 from typing_extensions import Annotated
 
-from llmfit.cli_app import (Catalog, CpuCores, ForceRuntime, Gpu, Json, MaxContext, Memory,
-                            Quant, Ram, app, friendly_errors, make_service, merge, print_json,
-                            usage_error)
+from llmfit.cli_app import (Catalog, CpuCores, ForceRuntime, Gpu, Json, KvQuant, MaxContext,
+                            Memory, Parallel, Quant, Ram, app, friendly_errors, make_service,
+                            merge, print_json, usage_error)
 
 AllQuants = Annotated[bool, typer.Option("--all-quants", help="One row per quantization (with --json too).")]
 Refresh = Annotated[bool, typer.Option("--refresh", help="Ask the Hub again instead of using the cached answer.")]
@@ -27,7 +27,7 @@ def info(ctx: typer.Context,
          source: Annotated[str, typer.Argument(metavar="SOURCE", help="A catalog name, a Hub repo id (org/name, or hf:org/name to force the Hub), a .gguf path, or ollama:TAG.")],
          json_out: Json = False, all_quants: AllQuants = False, quant: Quant = None,
          max_context: MaxContext = None, force_runtime: ForceRuntime = None, refresh: Refresh = False,
-         memory: Memory = None, ram: Ram = None, cpu_cores: CpuCores = None, gpu: Gpu = None,
+         kv_quant: KvQuant = None, parallel: Parallel = None, memory: Memory = None, ram: Ram = None, cpu_cores: CpuCores = None, gpu: Gpu = None,
          catalog: Catalog = None) -> None:
     """Show one model in full on this machine: every quantization's memory, fit and speed."""
     opts = merge(ctx, max_context=max_context, memory=memory, ram=ram, cpu_cores=cpu_cores,
@@ -37,7 +37,8 @@ def info(ctx: typer.Context,
 
         resolved = _resolve(opts, source, refresh)
         raw = {k: v for k, v in {"quant": quant, "force_runtime": force_runtime,
-                                 "max_context": opts.get("max_context")}.items() if v}
+                                 "max_context": opts.get("max_context"), "kv_quant": kv_quant,
+                                 "parallel": parallel}.items() if v}
         query = q.parse_query(raw, q.SEARCH)
         service = make_service(opts, catalog=[])  # one model is analysed: the catalog is not needed
         body = service.model_body(resolved.model, query, all_quants=all_quants or not json_out)

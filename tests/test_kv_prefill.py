@@ -86,3 +86,13 @@ def test_cpu_prefill_uses_the_cores_and_an_unknown_gpu_gives_null(client, catalo
     no_gpu = client(rtx4090_box()).get("/api/v1/models/top", params={"vram_gb": "0"}).json()
     assert no_gpu["system"]["has_gpu"] is False
     assert all(m["run_mode"] == "cpu_only" for m in no_gpu["models"])
+
+
+def test_info_takes_the_kv_type_and_sequences_too(cli):
+    import json
+
+    done = cli(120)("info", "Qwen/Qwen3-8B", "--kv-quant", "q4_0", "--parallel", "2", "--json")
+    assert done.exit_code == 0, done.output
+    row = json.loads(done.stdout)["models"][0]
+    # Qwen3-8B: 36 layers x 8 KV heads x 128 x (K+V) x 8,192 tokens, q4_0 = 18/32 bytes, 2 caches.
+    assert row["memory_breakdown"]["kv_cache_gb"] == round(36 * 8 * 128 * 2 * 8192 * 18 / 32 * 2 / 2**30, 2)
