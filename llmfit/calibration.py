@@ -119,6 +119,8 @@ def groups_of(device: str, backend: str, model: ModelSpec) -> tuple[str, ...]:
         group = "CPU"
     elif backend == "Metal":
         group = "Apple"
+    elif backend == "CUDA":  # before the name test: a device text may name its AMD host CPU
+        group = "NVIDIA"
     elif backend == "ROCm" or re.search(r"\b(AMD|Radeon|Ryzen|MI\d{3})", device):
         group = "AMD"
     else:
