@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 from llmfit.catalog import ModelSpec
 from llmfit.estimate import GIB
@@ -239,8 +239,38 @@ def solve_path(solver: _Solver, mode: RunMode, here: Hardware, kv: KvCache,
         if not reached:
             notes.append(f"{target:g} tok/s is out of reach on this path: about {tps:.1f} at best "
                          "with the assumed device.")
+            card = _card_for_target(solver, recommended or good, target) \
+                if mode is RunMode.GPU else None
+            if card is not None:
+                notes.append(f"A card with {card.bandwidth_gbps:g} GB/s of memory bandwidth "
+                             f"({card.name}, with the memory above) would reach it.")
     result = solver.evaluate(recommended or minimum, mode)
     return PathPlan(mode, levels, minimum, recommended, result, reached, tuple(notes))
+
+
+def _card_for_target(solver: _Solver, hw: Hardware, target: float) -> Any:
+    """The discrete card of the device table with the least memory bandwidth at which the
+    GPU path reaches `target` (at `hw`'s memory), or None when even the fastest does not."""
+    from llmfit.gpus import all_gpus
+
+    cards = sorted({g.name: g for g in all_gpus()
+                    if not g.unified_memory and g.backend in ("CUDA", "ROCm")}.values(),
+                   key=lambda g: (g.bandwidth_gbps, g.name))
+
+    def reaches(index: int) -> bool:
+        system = apply_overrides(solver.base, gpus=[cards[index].name], memory_gib=hw.vram_gb,
+                                 ram_gib=hw.ram_gb, cpu_cores=hw.cpu_cores)
+        options = replace(solver.options, only_mode=RunMode.GPU)
+        tps = analyse(solver.request.model, machine_pools(system), options).tps
+        return tps is not None and tps >= target
+
+    if not cards or not reaches(len(cards) - 1):
+        return None
+    low, high = -1, len(cards) - 1  # speed grows with bandwidth: the first card that reaches it
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if reaches(mid) else (mid, high)
+    return cards[high]
 
 
 def _path_notes(mode: RunMode, levels: dict[FitLevel, Hardware], needs: tuple[float, float, float],

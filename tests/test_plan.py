@@ -169,3 +169,25 @@ def test_cli_plan_json_is_the_endpoint_body(cli, client):
     assert "Recommended (GPU)" in report and "KV-cache types" in report and "llama-server" in report
     bad = run("plan", "Llama-3.1-8B-Instruct", "--parallel", "0")
     assert bad.exit_code == 2 and "invalid --parallel" in bad.output
+
+
+def test_an_unreachable_gpu_target_names_the_card_that_reaches_it(catalog):
+    """On a node without a GPU the GPU path assumes the generic 448 GB/s card; when that misses
+    the target, the plan names the slowest card of the device table that reaches it."""
+    import re
+
+    from llmfit.gpus import all_gpus
+
+    model = next(m for m in catalog if m.name == "Qwen/Qwen3-32B")
+    plan = make_plan(PlanRequest(model, context=32768, quant="Q4_K_M", target_tps=20), cpu_box())
+    gpu = plan.paths[0]
+    assert gpu.target_reached is False and gpu.result.tps < 20
+    note = next(n for n in gpu.notes if n.startswith("A card with"))
+    name = re.search(r"\((.+), with the memory above\)", note).group(1)
+    card = next(g for g in all_gpus() if g.name == name)
+    assert f"{card.bandwidth_gbps:g} GB/s" in note
+    hw = gpu.recommended
+    system = apply_overrides(cpu_box(), gpus=[name], memory_gib=hw.vram_gb, ram_gib=hw.ram_gb,
+                             cpu_cores=hw.cpu_cores)
+    options = AnalysisOptions(max_context=32768, quant=plan.quant)
+    assert analyse(model, machine_pools(system), options).tps >= 20
