@@ -347,17 +347,16 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
     # Analyses run in a worker thread; a short GIL switch interval lets the event loop answer
     # /health and cached bodies between their steps (5 ms by default: too coarse for p99).
     sys.setswitchinterval(0.0005)
-    server = uvicorn.Server(config)
+    server = _announcing_server(uvicorn.Server, where)(config)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = None
-    # From the line that says where it listens on, a Ctrl-C or SIGTERM is a clean stop, even one
-    # that lands before uvicorn's own handlers are in place. uvicorn shuts down gracefully on
-    # SIGINT and SIGTERM, then re-raises the signal it caught; both become a KeyboardInterrupt,
-    # so a stop (Ctrl-C, or `kubectl delete pod`) removes the socket file and exits 0.
+    # A Ctrl-C or SIGTERM is a clean stop at any moment: uvicorn shuts down gracefully on SIGINT
+    # and SIGTERM, then re-raises the signal it caught; both become a KeyboardInterrupt, so a
+    # stop (Ctrl-C, or `kubectl delete pod`) removes the socket file and exits 0. The line that
+    # says where it listens comes once uvicorn has started, with its signal handlers in place.
     try:
         if main_thread:
             previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
@@ -368,6 +367,18 @@ def run_server(service: LlmfitService, host: str, port: int, unix_socket: str | 
         if unix_socket and mine is not None and _identity(unix_socket) == mine:
             os.unlink(unix_socket)  # only the socket this process created, nothing put there since
     print("llmfit serve: stopped", flush=True)
+
+
+def _announcing_server(base: type, where: str) -> type:
+    """uvicorn's Server, saying where it listens once it has started (its handlers in place)."""
+
+    class AnnouncingServer(base):  # type: ignore[misc,valid-type]
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(f"llmfit serve: listening on {where} (Ctrl-C to stop)", flush=True)
+
+    return AnnouncingServer
 
 
 def _identity(path: str) -> tuple[int, int] | None:
