@@ -4,10 +4,11 @@ recorded answers of tests/data/hub/repos.json, and counts the requests it serves
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+
+from loopback import LoopbackServer
 
 REPOS = json.loads((Path(__file__).parent / "data" / "hub" / "repos.json").read_text())
 
@@ -71,24 +72,16 @@ class HubHandler(BaseHTTPRequestHandler):
         self._route(head=True)
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     """Start with `with FakeHub() as hub:`; `hub.url` is the HF_ENDPOINT to use."""
 
-    def __enter__(self) -> "FakeHub":
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
-        self.server.requests = []  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return self
+    def __init__(self) -> None:
+        super().__init__(HubHandler, requests=[])
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[str]:
         return self.server.requests  # type: ignore[attr-defined]
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs
 from typing import Any
+
+from loopback import LoopbackServer
 
 TOKEN = "test-token"
 
@@ -144,11 +145,9 @@ class FakeKube:
         self.kubeconfig = tmp_path / "kubeconfig"
 
     def __enter__(self) -> "FakeKube":
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), KubeHandler)
-        self.server.api = self  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        port = self.server.server_address[1]
+        self._serving = LoopbackServer(KubeHandler, api=self).__enter__()
+        self.server = self._serving.server
+        port = self._serving.port
         self.kubeconfig.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "fake",
             "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
@@ -157,8 +156,7 @@ class FakeKube:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serving.__exit__(*exc)
 
     def pod_list(self, namespace: str, query: dict[str, list[str]]) -> dict[str, Any]:
         """A PodList of `self.pods` in `namespace` whose labels match labelSelector (k=v,...)."""

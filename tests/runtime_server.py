@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from loopback import LoopbackServer
 
 RECORDED = Path(__file__).parent / "data" / "runtimes"
 
@@ -33,30 +35,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class FakeRuntime:
+class FakeRuntime(LoopbackServer):
     """`with FakeRuntime({"/api/version": {...}}) as fake:`; `fake.host` is `127.0.0.1:PORT`."""
 
     def __init__(self, routes: dict[str, object]) -> None:
+        super().__init__(_Handler, routes=routes, requests=[])
         self.routes = routes
-
-    def __enter__(self) -> "FakeRuntime":
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.routes = self.routes  # type: ignore[attr-defined]
-        self.server.requests = []  # type: ignore[attr-defined]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[str]:
         return self.server.requests  # type: ignore[attr-defined]
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class HungRuntime:
