@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from llmfit.catalog import ModelSpec
-from llmfit.estimate import GIB
+from llmfit.estimate import GIB, WeightBytes
 from llmfit.fit import (AnalysisOptions, FitResult, analyse, effective_context, file_quant,
                         model_weights, resolve_quant)
 from llmfit.hardware.overrides import apply_overrides
@@ -83,6 +83,7 @@ class Plan:
     best: PathPlan | None
     runtime: str
     backend: str  # of the GPU paths: this node's GPU, else a generic CUDA card
+    weights: WeightBytes  # at `quant`
 
 
 def machine(base: SystemSpec, hw: Hardware) -> SystemSpec:
@@ -114,14 +115,15 @@ class _Solver:
     """Analyses of one model, one quant, on what-if machines derived from one base machine."""
 
     def __init__(self, request: PlanRequest, base: SystemSpec, quant: str) -> None:
-        self.request, self.base, self.quant = request, base, quant
+        self.request, self.base = request, base
         own = file_quant(request.model)
         mine = own is not None and own.name.upper() == quant.upper()
+        self.quant = quant if mine else resolve_quant(quant).name
         # A local file's own quant is analysed as the file (its type may have no table entry).
-        self.options = AnalysisOptions(max_context=request.context, quant=None if mine else quant,
+        self.options = AnalysisOptions(max_context=request.context, quant=None if mine else self.quant,
                                        kv_quant=request.kv_quant, parallel=request.parallel)
         self.context = effective_context(request.model, request.context)
-        quant_obj = own if mine and own is not None else resolve_quant(quant)
+        quant_obj = own if mine and own is not None else resolve_quant(self.quant)
         self.weights = model_weights(request.model, quant_obj)
 
     def evaluate(self, hw: Hardware, mode: RunMode | None = None) -> FitResult:
@@ -298,11 +300,7 @@ def _path_notes(mode: RunMode, levels: dict[FitLevel, Hardware], needs: tuple[fl
 
 def make_plan(request: PlanRequest, base: SystemSpec) -> Plan:
     """Solve every run path for `request` on what-if variants of `base`."""
-    quant = request.quant or default_quant(request.model, base)
-    own = file_quant(request.model)
-    if own is None or own.name.upper() != quant.upper():
-        quant = resolve_quant(quant).name
-    solver = _Solver(request, base, quant)
+    solver = _Solver(request, base, request.quant or default_quant(request.model, base))
     current = solver.evaluate(current_hardware(base))
     kv, _ = effective_kv(current.runtime.code, KvCache(request.kv_quant, request.parallel))
     here = current_hardware(base)
@@ -310,7 +308,8 @@ def make_plan(request: PlanRequest, base: SystemSpec) -> Plan:
     backend = gpu.backend if gpu else "CUDA"
     paths = tuple(solve_path(solver, mode, here, kv, backend) for mode in PATHS)
     return Plan(request, solver.quant, solver.context, kv, current, here, paths,
-                best_path(paths, request.target_tps), current.runtime.code, backend)
+                best_path(paths, request.target_tps), current.runtime.code, backend,
+                solver.weights)
 
 
 def best_path(paths: tuple[PathPlan, ...], target: float | None) -> PathPlan | None:

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from llmfit.catalog import ModelSpec
 from llmfit.errors import NotFoundError, UsageError
 from llmfit.estimate import GIB, kv_cache_bytes
-from llmfit.fit import FitResult
+from llmfit.fit import FitResult, Runtime
 from llmfit.kv_cache import KV_TYPES, KvCache, runtime_flag, supported
 from llmfit.placement import RunMode, memory_need_gib
 from llmfit.plan import Hardware, PathPlan, Plan, PlanRequest
@@ -139,11 +139,7 @@ def upgrade_deltas(plan: Plan) -> list[dict[str, Any]]:
 def kv_alternatives(plan: Plan) -> list[dict[str, Any]]:
     """Every KV-cache type at the plan's context and sequences: size, total, support, flag."""
     model, ctx, seqs = plan.request.model, plan.context, plan.kv.sequences
-    from llmfit.fit import model_weights, resolve_quant, file_quant
-
-    own = file_quant(model)
-    quant = own if own is not None and own.name.upper() == plan.quant.upper() else resolve_quant(plan.quant)
-    weights = model_weights(model, quant)
+    weights = plan.weights
     mode = plan.best.mode if plan.best else RunMode.CPU_ONLY
     backend = None if mode is RunMode.CPU_ONLY else plan.backend
     base_kv = kv_cache_bytes(model.arch, ctx, KvCache("fp16", seqs))
@@ -153,8 +149,7 @@ def kv_alternatives(plan: Plan) -> list[dict[str, Any]]:
         size = kv_cache_bytes(model.arch, ctx, kv)
         ok = supported(plan.runtime, kind)
         flag = runtime_flag(plan.runtime, kind)
-        label = {"llamacpp": "llama.cpp", "mlx": "MLX", "vllm": "vLLM"}.get(plan.runtime, plan.runtime)
-        note = flag if ok and flag else f"not supported by {label}"
+        note = flag if ok and flag else f"not supported by {Runtime(plan.runtime).label}"
         rows.append({"kv_quant": kind, "kv_cache_gb": _r(size / GIB, 2),
                      "memory_required_gb": _r(memory_need_gib(model.arch, weights, ctx, backend, 1, kv), 2),
                      "savings_fraction": round(1 - size / base_kv, 3) if base_kv else 0.0,
