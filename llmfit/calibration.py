@@ -15,7 +15,8 @@ from pathlib import Path
 
 from llmfit.architecture import Architecture
 from llmfit.catalog import ModelSpec, builtin_catalog_path, read_catalog_file
-from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, decode_seconds,
+from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, backend_group,
+                             decode_seconds,
                              depth_seconds,
                              layer_overhead_seconds, quant_table,
                              weight_bytes)
@@ -90,6 +91,11 @@ class Measurement:
     @property
     def layers(self) -> int:
         return self.model.arch.layers
+
+    @property
+    def group(self) -> str:
+        """The backend group whose factors this row informs."""
+        return backend_group(self.device_class, self.backend)
 
 
 @cache
@@ -186,6 +192,10 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
             if backend_of(row) == "Vulkan" and "NVIDIA" in row.get("device", ""):
                 skipped.append(f"{label}: NVIDIA cards are estimated for llama.cpp's CUDA "
                                "backend; a Vulkan run is another backend's figure")
+                continue
+            if "ollama" in (row.get("notes") or "").lower():
+                skipped.append(f"{label}: an Ollama eval rate, not llama-bench: its own build "
+                               "and thread defaults, and the quant of its tag is not stated")
                 continue
             reason = next((why for (dev, mod, q), why in EXCLUDED.items()
                            if dev in row.get("device", "") and mod in (None, row.get("model"))

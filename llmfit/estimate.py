@@ -5,9 +5,10 @@ KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), per eleme
 Speed: decode reads every active weight once per token, so
     t_token = bytes_read / (e_max * k_quant * k_moe * bandwidth) + layers * t_layer
               + attended(depth) * k_depth / (e_max * bandwidth)
-with (e_max, t_layer, k_moe, k_depth) per device class from `data/efficiency.csv` and the quant
-kernel factors k_quant per backend from `data/kernels.csv`, all fitted by scripts/calibrate.py
-on published and measured llama.cpp results (tests/data/).
+with (e_max, t_layer) per device class and (k_moe, k_depth) per backend group (cpu, metal, cuda,
+rocm, vulkan) from `data/efficiency.csv` and the quant kernel factors k_quant per backend group
+from `data/kernels.csv`, all fitted by scripts/calibrate.py on published and measured llama.cpp
+results (tests/data/).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Efficiency:
     kernels: tuple[tuple[str, float], ...] = ()  # (quant family, speed factor vs legacy types)
     device: tuple[tuple[str, float], ...] = ()  # this device's own factors by quant family
     local_factor: float = 1.0  # measured / estimated on this very machine (`llmfit bench`)
+    group: str = ""  # backend group whose kernels, MoE and depth factors these are
 
     def kernel(self, quant: str) -> float:
         """How fast a quant type's kernels stream relative to the legacy types here, with the
@@ -89,41 +91,70 @@ def quant_table() -> dict[str, Quant]:
     return table
 
 
+# llama.cpp's GPU backends differ in their kernels: the same Radeon runs MoE models 15-40% faster
+# on Vulkan than on ROCm (tests/data/speed-published.csv), so each has its own factors. SYCL has
+# no calibration rows and uses CUDA's.
+GPU_GROUPS = ("cuda", "rocm", "vulkan")
+_DEFAULT_GROUP = {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal"}
+
+
+def backend_group(device_class: str, backend: str | None) -> str:
+    """The backend group (cpu, metal, cuda, rocm, vulkan) whose factors a device's rows use."""
+    if device_class in _DEFAULT_GROUP:
+        return _DEFAULT_GROUP[device_class]
+    return {"ROCm": "rocm", "Vulkan": "vulkan"}.get(backend or "", "cuda")
+
+
 @cache
-def efficiency_table() -> dict[str, Efficiency]:
-    """Decode constants by device class (apple, gpu, datacenter, cpu), with kernel factors."""
+def _efficiency_rows() -> dict[tuple[str, str], Efficiency]:
     kernels: dict[str, list[tuple[str, float]]] = {}
     for row in _read_data("kernels.csv"):
         kernels.setdefault(row["backend_group"], []).append((row["quant_family"], float(row["factor"])))
     table = {}
     for row in _read_data("efficiency.csv"):
-        cls = row["device_class"]
-        group = {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal"}.get(cls, "gpu")
-        table[cls] = Efficiency(
+        cls, group = row["device_class"], row["backend_group"]
+        table[cls, group] = Efficiency(
             cls, float(row["e_max"]), float(row["t_layer_ms"]), row["source"].startswith("fitted"),
             float(row["moe_factor"]), float(row["depth_factor"]), int(row["rows"]),
             float(row["loo_median_pct"]) / 100, float(row["loo_max_pct"]) / 100,
-            tuple(kernels.get(group, ())))
+            tuple(kernels.get(group, ())), group=group)
     return table
 
 
 @cache
-def device_factor_table() -> dict[str, tuple[tuple[str, float], ...]]:
-    """Per-device factors (data/devices.csv) by the device table's name."""
-    table: dict[str, list[tuple[str, float]]] = {}
+def efficiency_table() -> dict[str, Efficiency]:
+    """Decode constants by device class (apple, gpu, datacenter, cpu, cpu_spec) for the class's
+    default backend (GPUs: CUDA), with kernel factors."""
+    return {cls: eff for (cls, group), eff in _efficiency_rows().items()
+            if group == backend_group(cls, "CUDA")}
+
+
+def efficiency_for(device_class: str, backend: str | None) -> Efficiency:
+    """Decode constants of a device class on a backend (ROCm and Vulkan have their own)."""
+    rows = _efficiency_rows()
+    return rows.get((device_class, backend_group(device_class, backend)),
+                    efficiency_table()[device_class])
+
+
+@cache
+def device_factor_table() -> dict[tuple[str, str], tuple[tuple[str, float], ...]]:
+    """Per-device factors (data/devices.csv) by the device table's name and backend group."""
+    table: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for row in _read_data("devices.csv"):
-        table.setdefault(row["device"], []).append((row["quant_family"], float(row["factor"])))
+        key = (row["device"], row["backend_group"])
+        table.setdefault(key, []).append((row["quant_family"], float(row["factor"])))
     return {k: tuple(v) for k, v in table.items()}
 
 
 def for_device(eff: Efficiency, gpu_name: str) -> Efficiency:
-    """The class constants with the factors measured on this very device, where there are any."""
+    """The class constants with the factors measured on this very device and backend, where
+    there are any."""
     from dataclasses import replace
 
     from llmfit.gpus import lookup_gpu
 
     model = lookup_gpu(gpu_name)
-    own = device_factor_table().get(model.name) if model else None
+    own = device_factor_table().get((model.name, eff.group)) if model else None
     return replace(eff, device=own) if own else eff
 
 

@@ -15,7 +15,8 @@ from typing import Mapping
 from llmfit.architecture import Architecture
 from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, cpu_stream_gbps,
                              decode_seconds,
-                             depth_seconds, device_class, efficiency_table, for_device,
+                             depth_seconds, device_class, efficiency_for, efficiency_table,
+                             for_device,
                              kv_cache_bytes,
                              layer_overhead_seconds,
                              runtime_overhead_bytes)
@@ -123,7 +124,10 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
             unknown_bw = True
         if backend is None:
             backend = gpu.backend
-            eff = for_device(table[device_class(gpu.name, gpu.backend)], gpu.name)
+            cls = device_class(gpu.name, gpu.backend)
+            eff = efficiency_for(cls, gpu.backend)
+            eff = for_device(replace(eff, local_factor=local[cls]) if cls in local else eff,
+                             gpu.name)
     bandwidth = None if unknown_bw or not weighted_time else gpu_gib / weighted_time
     return Pools(gpu_gib=gpu_gib, ram_gib=system.available_ram_gib, gpu_backend=backend,
                  gpu_bandwidth_gbps=bandwidth, gpu_efficiency=eff,

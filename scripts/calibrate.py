@@ -1,18 +1,21 @@
 """Derive llmfit's calibration tables from the published measurements in tests/data/.
 
   python scripts/calibrate.py          print the fitted values and the tables
-  python scripts/calibrate.py --write  rewrite llmfit/data/quants.csv and efficiency.csv
+  python scripts/calibrate.py --write  rewrite the tables in llmfit/data/ (quants, efficiency,
+                                       kernels, devices, accuracy, prefill)
 
 Weights: bits per weight of the "body" tensors of each llama.cpp file type, fitted to the
 Llama-3-8B whole-file sizes in gguf-sizes.csv, given that llama.cpp stores token_embd at the
 file type's base block type and output.weight at Q6_K (Q8_0/F16 files: their own type).
 Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x k_moe x bandwidth)
 + KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer. Per device class (cpu,
-apple, gpu, datacenter) e and t_layer are fitted by least squares on relative error; per
-backend group (cpu, metal, gpu) the kernel factors of each quant family (legacy = 1), the MoE
-factor and the depth factor are the medians of what the rows imply; the two steps alternate.
-Rows: tests/data/calibration.csv, speed-published.csv (sources per row), cpu-measured.csv (this
-project's own llama-bench runs). The report gives in-sample and leave-one-out error per group.
+cpu_spec, apple, gpu, datacenter) e and t_layer are fitted by least squares on relative error;
+per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
+kernel factors of each quant family (legacy = 1), the MoE factor and the depth factor are the
+medians of what the rows imply; the two steps alternate. Rows: tests/data/calibration.csv,
+speed-published.csv (sources per row), cpu-measured.csv (this project's own llama-bench runs);
+llmfit/calibration.py says which rows it leaves out and why. The report gives in-sample and
+leave-one-out error per group.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ QUALITY_PENALTY = {"F16": 0, "BF16": 0, "Q8_0": 0, "Q6_K": 1, "Q5_K_M": 2, "Q5_0
 
 sys.path.insert(0, str(ROOT))
 from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
-from llmfit.estimate import Efficiency, attended_tokens, quant_family  # noqa: E402
+from llmfit.estimate import (GPU_GROUPS, Efficiency, attended_tokens,  # noqa: E402
+                             quant_family)
 from calibrate_prefill import HEADER as PREFILL_HEADER, prefill_table_rows  # noqa: E402
 
 
@@ -103,7 +107,10 @@ def _quant(runtime: str, name: str, body: float, embed: float, output: float, so
 
 # ---- decode speed -----------------------------------------------------------------------------
 CLASSES = ("gpu", "cpu", "cpu_spec", "apple", "datacenter")  # gpu first: others borrow from it
-GROUP_OF = {"cpu": "cpu", "cpu_spec": "cpu", "apple": "metal", "gpu": "gpu", "datacenter": "gpu"}
+# Which backend groups each class's rows may fall in (a GPU's rows by the backend they ran on).
+CLASS_GROUPS = {"gpu": GPU_GROUPS, "datacenter": GPU_GROUPS, "cpu": ("cpu",),
+                "cpu_spec": ("cpu",), "apple": ("metal",)}
+GROUPS = ("cpu", "metal") + GPU_GROUPS
 EVAL_GROUPS = ("CPU", "NVIDIA", "AMD", "Apple", "MoE")
 ITERATIONS = 8
 # Without deep rows: what a typical cache costs to stream (K and V, 8 heads x 128, f16) per
@@ -114,31 +121,34 @@ MIN_CLASS_ROWS = 3  # fewer rows: fit e alone, with the t_layer of `gpu`; none: 
 
 @dataclass
 class Constants:
-    """Everything the speed model fits: per class (e, t_layer) and per backend group the
-    kernel factors, the MoE factor and the depth factor."""
+    """Everything the speed model fits: per class (e, t_layer); per backend group (cpu, metal,
+    cuda, rocm, vulkan) the kernel factors, the MoE factor and the depth factor; per device
+    and backend group the residual factors of devices with several rows."""
 
     e: dict[str, float]
     t_layer: dict[str, float]
     kernels: dict[str, dict[str, float]]
     moe: dict[str, float]
     depth: dict[str, float]
-    devices: dict[tuple[str, str], float] = field(default_factory=dict)
+    devices: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
-    def efficiency(self, cls: str, device: str | None = None) -> Efficiency:
-        group = GROUP_OF[cls]
-        own = tuple((f, k) for (d, f), k in self.devices.items() if d == device)
+    def efficiency(self, cls: str, group: str, device: str | None = None) -> Efficiency:
+        own = tuple((f, k) for (d, g, f), k in self.devices.items() if d == device and g == group)
         return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True, self.moe[group],
                           self.depth[group], kernels=tuple(self.kernels[group].items()),
-                          device=own)
+                          device=own, group=group)
+
+    def for_row(self, m: Measurement) -> Efficiency:
+        return self.efficiency(m.device_class, m.group, m.device_key)
 
 
 def _device(m: Measurement, c: Constants) -> float:
-    return c.devices.get((m.device_key or "", quant_family(m.quant)), 1.0)
+    return c.devices.get((m.device_key or "", m.group, quant_family(m.quant)), 1.0)
 
 
 def _mem_seconds(m: Measurement, c: Constants) -> float:
     """Seconds per token of weights + KV, before dividing by e (i.e. at e = 1)."""
-    group = GROUP_OF[m.device_class]
+    group = m.group
     k = c.kernels[group].get(quant_family(m.quant), 1.0) * (c.moe[group] if m.model.is_moe else 1.0)
     k *= _device(m, c)
     kv = attended_tokens(m.model.arch, m.depth) * c.depth[group]
@@ -170,7 +180,7 @@ def _fit_e(points: list[tuple[float, float, float]], t_layer: float) -> float:
 
 def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
     """The factor a row implies for `part` (kernel, moe or depth), given the other constants."""
-    cls, group = m.device_class, GROUP_OF[m.device_class]
+    cls, group = m.device_class, m.group
     e, tl = c.e[cls], c.t_layer[cls]
     left = 1 / m.tps - m.layers * tl  # seconds the memory side took
     if left <= 0:
@@ -191,9 +201,8 @@ def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
 
 def fit(rows: list[Measurement]) -> Constants:
     """Alternate: class lines, then kernel, MoE and depth factors from the rows' residuals."""
-    c = Constants({}, {}, {g: {} for g in set(GROUP_OF.values())},
-                  {g: 1.0 for g in GROUP_OF.values()},
-                  {g: DEFAULT_DEPTH_BYTES for g in GROUP_OF.values()})
+    c = Constants({}, {}, {g: {} for g in GROUPS}, {g: 1.0 for g in GROUPS},
+                  {g: DEFAULT_DEPTH_BYTES for g in GROUPS})
     for _ in range(ITERATIONS):
         for cls in CLASSES:
             # Rows measured deep in the KV cache only inform the depth factor.
@@ -207,8 +216,8 @@ def fit(rows: list[Measurement]) -> Constants:
         for cls in CLASSES:
             c.e.setdefault(cls, c.e["gpu"])
             c.t_layer.setdefault(cls, c.t_layer["gpu"])
-        for group in set(GROUP_OF.values()):
-            mine = [m for m in rows if GROUP_OF[m.device_class] == group]
+        for group in GROUPS:
+            mine = [m for m in rows if m.group == group]
             dense = {quant_family(m.quant) for m in mine if not m.model.is_moe}
             for family in dense - {"legacy"}:
                 ratios = [r for m in mine if quant_family(m.quant) == family and not m.model.is_moe
@@ -235,17 +244,18 @@ def fit(rows: list[Measurement]) -> Constants:
 MIN_DEVICE_ROWS = 2
 
 
-def _device_factors(rows: list[Measurement], c: Constants) -> dict[tuple[str, str], float]:
-    """Per (device, quant family) with at least MIN_DEVICE_ROWS rows: the median residual."""
-    keys: dict[tuple[str, str], list[float]] = {}
+def _device_factors(rows: list[Measurement], c: Constants) -> dict[tuple[str, str, str], float]:
+    """Per (device, backend group, quant family) with at least MIN_DEVICE_ROWS rows: the median
+    residual."""
+    keys: dict[tuple[str, str, str], list[float]] = {}
     for m in rows:
         if m.device_key and m.depth < 1024 and (r := _ratio(m, c, "device")) is not None:
-            keys.setdefault((m.device_key, quant_family(m.quant)), []).append(r)
+            keys.setdefault((m.device_key, m.group, quant_family(m.quant)), []).append(r)
     return {k: statistics.median(v) for k, v in keys.items() if len(v) >= MIN_DEVICE_ROWS}
 
 
 def errors(rows: list[Measurement], c: Constants) -> list[float]:
-    return [predict_tps(m, c.efficiency(m.device_class, m.device_key)) / m.tps - 1 for m in rows]
+    return [predict_tps(m, c.for_row(m)) / m.tps - 1 for m in rows]
 
 
 def leave_one_out(rows: list[Measurement]) -> list[float]:
@@ -253,7 +263,7 @@ def leave_one_out(rows: list[Measurement]) -> list[float]:
     out = []
     for i, m in enumerate(rows):
         c = fit(rows[:i] + rows[i + 1:])
-        out.append(predict_tps(m, c.efficiency(m.device_class, m.device_key)) / m.tps - 1)
+        out.append(predict_tps(m, c.for_row(m)) / m.tps - 1)
     return out
 
 
@@ -266,20 +276,26 @@ def summary(rows: list[Measurement], errs: list[float], where) -> tuple[int, flo
 
 def efficiency_rows(rows: list[Measurement], c: Constants,
                     loo: list[float]) -> list[dict[str, object]]:
-    """The rows of llmfit/data/efficiency.csv."""
+    """The rows of llmfit/data/efficiency.csv: one per device class and backend group. The
+    held-out error is that of the pair's rows, else of the group's, else of the class's."""
     out: list[dict[str, object]] = []
     for cls in CLASSES:
-        n, med, worst = summary(rows, loo, lambda m: m.device_class == cls)
         own = sum(m.device_class == cls for m in rows)
         source = (f"fitted on {own} rows of tests/data" if own >= MIN_CLASS_ROWS else
                   f"fitted e on {own} rows of tests/data, t_layer of gpu" if own else
                   "borrowed from gpu (no rows of its own)")
-        group = GROUP_OF[cls]
-        out.append({"device_class": cls, "e_max": round(c.e[cls], 4),
-                    "t_layer_ms": round(c.t_layer[cls] * 1e3, 4),
-                    "moe_factor": round(c.moe[group], 4), "depth_factor": round(c.depth[group], 4),
-                    "rows": n, "loo_median_pct": round(med * 100, 1),
-                    "loo_max_pct": round(worst * 100, 1), "source": source})
+        for group in CLASS_GROUPS[cls]:
+            n, med, worst = summary(rows, loo, lambda m: m.device_class == cls and m.group == group)
+            if not n:
+                n, med, worst = summary(rows, loo, lambda m: m.group == group)
+            if not n:
+                n, med, worst = summary(rows, loo, lambda m: m.device_class == cls)
+            out.append({"device_class": cls, "backend_group": group, "e_max": round(c.e[cls], 4),
+                        "t_layer_ms": round(c.t_layer[cls] * 1e3, 4),
+                        "moe_factor": round(c.moe[group], 4),
+                        "depth_factor": round(c.depth[group], 4),
+                        "rows": n, "loo_median_pct": round(med * 100, 1),
+                        "loo_max_pct": round(worst * 100, 1), "source": source})
     return out
 
 
@@ -288,8 +304,7 @@ def kernel_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]
     out: list[dict[str, object]] = []
     for group in sorted(c.kernels):
         for family, factor in sorted(c.kernels[group].items()):
-            n = sum(GROUP_OF[m.device_class] == group and quant_family(m.quant) == family
-                    for m in rows)
+            n = sum(m.group == group and quant_family(m.quant) == family for m in rows)
             out.append({"backend_group": group, "quant_family": family, "factor": round(factor, 4),
                         "rows": n, "source": f"median of {n} rows of tests/data"})
     return out
@@ -298,10 +313,12 @@ def kernel_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]
 def device_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]]:
     """The rows of llmfit/data/devices.csv."""
     out: list[dict[str, object]] = []
-    for (device, family), factor in sorted(c.devices.items()):
-        n = sum(m.device_key == device and quant_family(m.quant) == family for m in rows)
-        out.append({"device": device, "quant_family": family, "factor": round(factor, 4),
-                    "rows": n, "source": f"median residual of {n} rows of tests/data"})
+    for (device, group, family), factor in sorted(c.devices.items()):
+        n = sum(m.device_key == device and m.group == group and quant_family(m.quant) == family
+                for m in rows)
+        out.append({"device": device, "backend_group": group, "quant_family": family,
+                    "factor": round(factor, 4), "rows": n,
+                    "source": f"median residual of {n} rows of tests/data"})
     return out
 
 
@@ -328,13 +345,15 @@ def write_csv(path: Path, rows: list[dict[str, object]], header: str) -> None:
 
 QUANTS_HEADER = ("# Bits per weight by tensor group for each quantization llmfit considers.\n"
                  "# Generated by scripts/calibrate.py; see its docstring for the method.\n")
-EFFICIENCY_HEADER = ("# Decode-speed model per device class (see llmfit/estimate.py), with the "
-                     "leave-one-out error\n# of its rows. Generated by scripts/calibrate.py from "
-                     "tests/data/*.csv.\n")
-KERNELS_HEADER = ("# Quant-kernel speed factors per backend group, relative to the legacy types "
-                  "(Q4_0, Q8_0).\n# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
-DEVICES_HEADER = ("# Per-device speed factors by quant family where a device has several "
-                  "measurements.\n# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
+EFFICIENCY_HEADER = ("# Decode-speed model per device class and backend group (see "
+                     "llmfit/estimate.py), with the\n# leave-one-out error of its rows. "
+                     "Generated by scripts/calibrate.py from tests/data/*.csv.\n")
+KERNELS_HEADER = ("# Quant-kernel speed factors per backend group (cpu, metal, cuda, rocm, vulkan), "
+                  "relative to the\n# legacy types (Q4_0, Q8_0). Generated by scripts/calibrate.py "
+                  "from tests/data/*.csv.\n")
+DEVICES_HEADER = ("# Per-device speed factors by backend group and quant family where a device "
+                  "has several\n# measurements. Generated by scripts/calibrate.py from "
+                  "tests/data/*.csv.\n")
 ACCURACY_HEADER = ("# Decode-speed error per group, in-sample and leave-one-out (%).\n"
                    "# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
 

@@ -305,10 +305,19 @@ def test_detect_system_linux_with_amd_card(
 ) -> None:
     monkeypatch.setattr(detect, "os_name", lambda: "linux")
     # No cpuinfo under proc_root: the CPU name falls back to platform, never empty.
+    # No ROCm runtime here (the fixture hides every tool): llama.cpp would run on Vulkan.
+    monkeypatch.setattr("llmfit.hardware.amd.ROCM_ROOT", tmp_path / "no-rocm")
+    monkeypatch.delenv("ROCM_PATH", raising=False)
     spec = detect_system(sys_root=FIXTURES / "sysfs-amd-rx7900xtx", proc_root=tmp_path)
-    assert spec.gpus == (GpuDevice("AMD Radeon RX 7900 XTX", 23.98, 22.69, "ROCm", 1, False, 960),)
-    assert spec.backend == "ROCm" and spec.unified_memory is False
+    assert spec.gpus == (GpuDevice("AMD Radeon RX 7900 XTX", 23.98, 22.69, "Vulkan", 1, False, 960),)
+    assert spec.backend == "Vulkan" and spec.unified_memory is False
+    assert any("no ROCm runtime found" in n for n in spec.notes)
     assert spec.cpu_name.strip()
+    # With ROCm installed, its backend.
+    (tmp_path / "rocm").mkdir()
+    monkeypatch.setattr("llmfit.hardware.amd.ROCM_ROOT", tmp_path / "rocm")
+    spec = detect_system(sys_root=FIXTURES / "sysfs-amd-rx7900xtx", proc_root=tmp_path)
+    assert spec.backend == "ROCm" and not any("ROCm runtime" in n for n in spec.notes)
 
 
 def test_detect_system_orders_nvidia_before_amd(monkeypatch: pytest.MonkeyPatch) -> None:

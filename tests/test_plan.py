@@ -179,9 +179,9 @@ def test_an_unreachable_gpu_target_names_the_card_that_reaches_it(catalog):
     from llmfit.gpus import all_gpus
 
     model = next(m for m in catalog if m.name == "Qwen/Qwen3-32B")
-    plan = make_plan(PlanRequest(model, context=32768, quant="Q4_K_M", target_tps=20), cpu_box())
+    plan = make_plan(PlanRequest(model, context=32768, quant="Q4_K_M", target_tps=30), cpu_box())
     gpu = plan.paths[0]
-    assert gpu.target_reached is False and gpu.result.tps < 20
+    assert gpu.target_reached is False and gpu.result.tps < 30
     note = next(n for n in gpu.notes if n.startswith("A card with"))
     name = re.search(r"\((.+), with the memory above\)", note).group(1)
     card = next(g for g in all_gpus() if g.name == name)
@@ -190,4 +190,4 @@ def test_an_unreachable_gpu_target_names_the_card_that_reaches_it(catalog):
     system = apply_overrides(cpu_box(), gpus=[name], memory_gib=hw.vram_gb, ram_gib=hw.ram_gb,
                              cpu_cores=hw.cpu_cores)
     options = AnalysisOptions(max_context=32768, quant=plan.quant)
-    assert analyse(model, machine_pools(system), options).tps >= 20
+    assert analyse(model, machine_pools(system), options).tps >= 30

@@ -10,6 +10,7 @@ import pytest
 from conftest import cpu_box, m2_max_box, rtx4090_box
 from llmfit.confidence import speed_range
 from llmfit.estimate import efficiency_table
+from llmfit.values import GpuDevice, SystemSpec
 from llmfit.query import parse_query
 
 
@@ -71,3 +72,44 @@ def test_x86_cpu_rows_report_the_repack_peak(service_for):
 def test_apple_gpu_rows_have_no_repack_peak(service_for):
     row = rows(service_for, m2_max_box(), search="Llama-3.1-8B-Instruct")["meta-llama/Llama-3.1-8B-Instruct"]
     assert row["run_mode"] == "gpu" and row["peak_load_memory_gb"] == row["total_memory_gb"]
+
+
+def strix_halo_box(backend: str) -> SystemSpec:
+    """A Ryzen AI Max+ 395 with 96 GiB of its 128 given to the GPU, on one llama.cpp backend."""
+    gpu = GpuDevice("AMD Radeon 8060S", 96.0, 95.0, backend, 1, True, 256.0)
+    return SystemSpec(total_ram_gib=128.0, available_ram_gib=30.0, cpu_cores=16,
+                      cpu_name="AMD Ryzen AI Max+ 395", gpus=(gpu,), unified_memory=True)
+
+
+def test_amd_speeds_follow_the_backend_llamacpp_runs_on(service_for):
+    """The same Radeon 8060S decodes Qwen3-30B-A3B Q4_K_M at 78.0 tok/s on Vulkan and 56.55 on
+    ROCm (tests/data/speed-published.csv, lhl/strix-halo-testing and tosukui.xyz): each backend's
+    estimate lies within its calibration's worst held-out error of its own measurement, and the
+    dense Qwen3-32B barely differs between the two."""
+    from llmfit.estimate import efficiency_for
+
+    name = "Qwen/Qwen3-30B-A3B"
+    tps = {b: rows(service_for, strix_halo_box(b), search=name, quant="Q4_K_M")[name]["estimated_tps"]
+           for b in ("Vulkan", "ROCm")}
+    for backend, measured in (("Vulkan", 78.0), ("ROCm", 56.55)):
+        worst = efficiency_for("gpu", backend).loo_max
+        assert measured / (1 + worst) <= tps[backend] <= measured / (1 - worst), (backend, tps)
+    assert tps["Vulkan"] > 1.2 * tps["ROCm"]
+    dense = "Qwen/Qwen3-32B"
+    d = {b: rows(service_for, strix_halo_box(b), search=dense, quant="Q4_K_M")[dense]["estimated_tps"]
+         for b in ("Vulkan", "ROCm")}
+    assert abs(d["Vulkan"] / d["ROCm"] - 1) < 0.1
+
+
+def test_each_gpu_backend_reads_its_own_calibration_row():
+    from llmfit.estimate import _read_data, efficiency_for
+
+    table = {(r["device_class"], r["backend_group"]): r for r in _read_data("efficiency.csv")}
+    for backend, group in (("CUDA", "cuda"), ("ROCm", "rocm"), ("Vulkan", "vulkan"),
+                           ("SYCL", "cuda")):
+        eff = efficiency_for("gpu", backend)
+        assert eff.group == group
+        assert eff.moe_factor == float(table["gpu", group]["moe_factor"])
+        assert eff.loo_max == float(table["gpu", group]["loo_max_pct"]) / 100
+    assert efficiency_for("apple", "Metal").group == "metal"
+    assert efficiency_for("cpu", None).group == "cpu"

@@ -113,3 +113,20 @@ def probe_amd(sys_root: Path) -> tuple[list[GpuReading], list[str]]:
         return parse_rocm_smi(run_command(ROCM_SMI_QUERY)), notes
     except ProbeError as problem:
         return [], notes + [f"AMD: not detected ({problem})"]
+
+
+ROCM_TOOLS = ("rocminfo", "rocm-smi", "amd-smi", "hipconfig")
+ROCM_ROOT = Path("/opt/rocm")
+
+
+def amd_backend() -> tuple[str, list[str]]:
+    """The llama.cpp backend AMD GPUs will run on here: ROCm where its runtime is installed,
+    else Vulkan (which needs only the graphics driver); with a note in the Vulkan case."""
+    import os
+    import shutil
+
+    if any(shutil.which(tool) for tool in ROCM_TOOLS) or os.environ.get("ROCM_PATH") \
+            or ROCM_ROOT.is_dir():
+        return "ROCm", []
+    return "Vulkan", ["AMD: no ROCm runtime found (rocminfo, /opt/rocm); speeds are for "
+                      "llama.cpp's Vulkan backend"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from llmfit.hardware.amd import probe_amd
+from llmfit.hardware.amd import amd_backend, probe_amd
 from llmfit.hardware.apple import apple_gpu_from_sysctl
 from llmfit.hardware.cpu import cpu_name_for, read_cpu_cores, read_macos_sysctl, read_ram_gib
 from llmfit.hardware.intel import read_intel_sysfs
@@ -93,10 +93,15 @@ def _detect_gpus(
         gpus += group_readings(readings, "CUDA")
         notes += found
     if system == "linux":
-        for probe, backend in ((probe_amd, "ROCm"), (read_intel_sysfs, "SYCL")):
-            readings, found = probe(sys_root)
+        readings, found = probe_amd(sys_root)
+        if readings:
+            backend, why = amd_backend()
             gpus += group_readings(readings, backend)
-            notes += found
+            notes += why
+        notes += found
+        readings, found = read_intel_sysfs(sys_root)
+        gpus += group_readings(readings, "SYCL")
+        notes += found
     if system == "macos" and arch == "arm64":
         apple, found = apple_gpu_from_sysctl(sysctl)
         gpus += [apple] if apple else []
