@@ -16,7 +16,7 @@ from pathlib import Path
 from llmfit.architecture import Architecture
 from llmfit.catalog import ModelSpec, builtin_catalog_path, read_catalog_file
 from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, backend_group,
-                             decode_seconds,
+                             decode_seconds, device_class,
                              depth_seconds,
                              layer_overhead_seconds, quant_table,
                              weight_bytes)
@@ -63,12 +63,11 @@ QUANT_ALIASES = {"Q4_0_4_8": "Q4_0", "Q4_K_XL": "Q4_K_M", "Q3_K_XL": "Q3_K_M", "
 EXCLUDED = {
     ("Radeon 8060S", "Qwen3-30B-A3B", "BF16"): "the Vulkan driver has no BF16 support: "
                                                  "compute-bound (the source's note)",
-    ("Radeon 8060S", "gpt-oss-20b", "F16"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense "
-                                              "tensors, a mix no llmfit quantization describes",
+    ("", "gpt-oss-20b", "F16"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense tensors, a "
+                                  "mix no llmfit quantization describes",
     ("M2 Max (CPU cores only", None, None): "3-4 threads of a 12-core chip: thread-bound, the "
                                             "chip's bandwidth is not what they stream",
 }
-_DATACENTER = re.compile(r"\b(A100|A800|H100|H800|H200|GH200|B200|MI2\d\d|MI3\d\dX?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -213,8 +212,7 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
             # CPU rows: bandwidth measured by llmfit's own probe (this project's runs) or the
             # memory's spec sheet (published rows): two classes, each used with its own kind.
             cpu = "cpu" if file == "cpu-measured.csv" else "cpu_spec"
-            cls = cpu if backend == "CPU" else "apple" if backend == "Metal" else (
-                "datacenter" if _DATACENTER.search(row["device"]) else "gpu")
+            cls = cpu if backend == "CPU" else device_class(row["device"], backend)
             out.append(Measurement(row["device"], backend, cls,
                                    groups_of(row["device"], backend, model), float(bw), model,
                                    quant, _weights(model, quant, row), _depth(row),

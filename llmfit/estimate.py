@@ -33,6 +33,9 @@ CPU_CORE_STREAM_GBPS = 25.0
 DEFAULT_DDR_GBPS = 51.2  # dual-channel DDR4-3200 peak (estimation.md), when nothing is known
 _DATACENTER = re.compile(r"\b(A100|A800|H100|H800|H200|GH200|B100|B200|GB200|V100|P100|MI\d{3}X?)\b",
                          re.IGNORECASE)
+# NVIDIA's Pascal (GTX 10xx, Tesla P4/P40, Quadro P) and older consumer/workstation parts.
+_PASCAL = re.compile(r"\b(GTX\s*(9\d\d|10\d\d)|TITAN\s*Xp?|Tesla\s*(P4|P6|P40|M\d+|K\d+)|"
+                     r"Quadro\s*[PMK]\d+)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -189,10 +192,14 @@ def quant_family(quant: str) -> str:
 
 
 def device_class(gpu_name: str, backend: str) -> str:
-    """Calibration class of a GPU: Apple, HBM datacenter part, or other GPU."""
+    """Calibration class of a GPU: Apple, HBM datacenter part, NVIDIA Pascal or older (no
+    tensor cores: llama.cpp streams ~55% of their bandwidth where newer cards reach ~85%), or
+    other GPU."""
     if backend == "Metal":
         return "apple"
-    return "datacenter" if _DATACENTER.search(gpu_name) else "gpu"
+    if _DATACENTER.search(gpu_name):
+        return "datacenter"
+    return "pascal" if _PASCAL.search(gpu_name) else "gpu"
 
 
 @dataclass(frozen=True)

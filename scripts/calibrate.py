@@ -106,9 +106,9 @@ def _quant(runtime: str, name: str, body: float, embed: float, output: float, so
 
 
 # ---- decode speed -----------------------------------------------------------------------------
-CLASSES = ("gpu", "cpu", "cpu_spec", "apple", "datacenter")  # gpu first: others borrow from it
+CLASSES = ("gpu", "cpu", "cpu_spec", "apple", "datacenter", "pascal")  # gpu first: others borrow
 # Which backend groups each class's rows may fall in (a GPU's rows by the backend they ran on).
-CLASS_GROUPS = {"gpu": GPU_GROUPS, "datacenter": GPU_GROUPS, "cpu": ("cpu",),
+CLASS_GROUPS = {"gpu": GPU_GROUPS, "datacenter": GPU_GROUPS, "pascal": ("cuda",), "cpu": ("cpu",),
                 "cpu_spec": ("cpu",), "apple": ("metal",)}
 GROUPS = ("cpu", "metal") + GPU_GROUPS
 EVAL_GROUPS = ("CPU", "NVIDIA", "AMD", "Apple", "MoE")

@@ -47,7 +47,9 @@ def test_rows_left_out_say_why():
 
 def test_every_class_and_group_has_measurements():
     rows, _ = measurements()
-    assert {m.device_class for m in rows} == {"cpu", "cpu_spec", "apple", "gpu", "datacenter"}
+    assert {m.device_class for m in rows} == {"cpu", "cpu_spec", "apple", "gpu", "datacenter",
+                                              "pascal"}
+    assert {m.group for m in rows} == {"cpu", "metal", "cuda", "rocm", "vulkan"}
     for group in ("CPU", "NVIDIA", "AMD", "Apple", "MoE"):
         assert sum(group in m.groups for m in rows) >= 10, group
 

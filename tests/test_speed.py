@@ -113,3 +113,21 @@ def test_each_gpu_backend_reads_its_own_calibration_row():
         assert eff.loo_max == float(table["gpu", group]["loo_max_pct"]) / 100
     assert efficiency_for("apple", "Metal").group == "metal"
     assert efficiency_for("cpu", None).group == "cpu"
+
+
+def test_pascal_cards_stream_less_of_their_bandwidth_than_newer_ones(service_for):
+    """Tesla P40 (347 GB/s) and RTX 3060 (360 GB/s) decode Llama-2-7B Q4_0 at 54.74 and 75.57
+    tok/s (tests/data/calibration.csv): each estimate lies within its class's worst held-out
+    error of its measurement, and the P40 one is the slower by far."""
+    from llmfit.estimate import device_class, efficiency_for
+
+    name, got = "meta-llama/Llama-2-7b-chat-hf", {}
+    for card, bandwidth, measured in (("Tesla P40", 347.0, 54.74), ("NVIDIA GeForce RTX 3060", 360.0, 75.57)):
+        gpu = GpuDevice(card, 24.0, 23.0, "CUDA", 1, False, bandwidth)
+        box = SystemSpec(total_ram_gib=64.0, available_ram_gib=60.0, cpu_cores=8,
+                         cpu_name="Test CPU", gpus=(gpu,))
+        got[card] = rows(service_for, box, search=name, quant="Q4_0")[name]["estimated_tps"]
+        worst = efficiency_for(device_class(card, "CUDA"), "CUDA").loo_max
+        assert measured / (1 + worst) <= got[card] <= measured / (1 - worst), (card, got)
+    assert device_class("Tesla P40", "CUDA") == "pascal"
+    assert got["Tesla P40"] < 0.8 * got["NVIDIA GeForce RTX 3060"]
