@@ -18,7 +18,7 @@ from llmfit.catalog import ModelSpec, builtin_catalog_path, read_catalog_file
 from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, backend_group,
                              decode_seconds, device_class,
                              depth_seconds,
-                             layer_overhead_seconds, quant_table,
+                             layer_overhead_seconds, moe_overhead_seconds, quant_table,
                              weight_bytes)
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -223,10 +223,10 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
 
 def predict_tps(m: Measurement, eff: Efficiency) -> float:
     """llmfit's decode estimate for a measurement, with the given class constants."""
-    seconds = decode_seconds(m.weights.read_per_token, m.bandwidth_gbps, eff, m.quant,
-                             m.model.is_moe)
+    seconds = decode_seconds(m.weights.read_per_token, m.bandwidth_gbps, eff, m.quant)
     seconds += depth_seconds(attended_tokens(m.model.arch, m.depth), m.bandwidth_gbps, eff)
     seconds += layer_overhead_seconds(m.layers, eff)
+    seconds += moe_overhead_seconds(m.model.arch, eff)
     return 1.0 / seconds
 
 

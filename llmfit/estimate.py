@@ -3,9 +3,9 @@
 Weights: bits per weight by tensor group from `data/quants.csv` (fitted to real GGUF files).
 KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), per element type (kv_cache.py).
 Speed: decode reads every active weight once per token, so
-    t_token = bytes_read / (e_max * k_quant * k_moe * bandwidth) + layers * t_layer
-              + attended(depth) * k_depth / (e_max * bandwidth)
-with (e_max, t_layer) per device class and (k_moe, k_depth) per backend group (cpu, metal, cuda,
+    t_token = bytes_read / (e_max * k_quant * bandwidth) + layers * t_layer
+              + moe_layers * t_moe + attended(depth) * k_depth / (e_max * bandwidth)
+with (e_max, t_layer) per device class and (t_moe, k_depth) per backend group (cpu, metal, cuda,
 rocm, vulkan) from `data/efficiency.csv` and the quant kernel factors k_quant per backend group
 from `data/kernels.csv`, all fitted by scripts/calibrate.py on published and measured llama.cpp
 results (tests/data/).
@@ -59,7 +59,7 @@ class Efficiency:
     e_max: float
     t_layer_ms: float
     calibrated: bool
-    moe_factor: float = 1.0  # MoE decode runs below dense efficiency (routing, small matmuls)
+    moe_layer_ms: float = 0.0  # per MoE layer and token: routing, expert gather, small matmuls
     depth_factor: float = 1.0  # attention over a filled KV cache costs this x its bytes
     rows: int = 0
     loo_median: float = 0.0  # leave-one-out median |relative error|
@@ -118,7 +118,7 @@ def _efficiency_rows() -> dict[tuple[str, str], Efficiency]:
         cls, group = row["device_class"], row["backend_group"]
         table[cls, group] = Efficiency(
             cls, float(row["e_max"]), float(row["t_layer_ms"]), row["source"].startswith("fitted"),
-            float(row["moe_factor"]), float(row["depth_factor"]), int(row["rows"]),
+            float(row["moe_layer_ms"]), float(row["depth_factor"]), int(row["rows"]),
             float(row["loo_median_pct"]) / 100, float(row["loo_max_pct"]) / 100,
             tuple(kernels.get(group, ())), group=group)
     return table
@@ -304,10 +304,9 @@ def cpu_stream_gbps(ram_bandwidth_gbps: float | None, cpu_cores: int,
 
 
 def decode_seconds(bytes_read: float, bandwidth_gbps: float, eff: Efficiency,
-                   quant: str = "Q4_0", moe: bool = False) -> float:
+                   quant: str = "Q4_0") -> float:
     """Time to stream `bytes_read` weight bytes once at the device class's efficiency."""
-    factor = eff.e_max * eff.kernel(quant) * (eff.moe_factor if moe else 1.0)
-    return bytes_read / (factor * bandwidth_gbps * 1e9)
+    return bytes_read / (eff.e_max * eff.kernel(quant) * bandwidth_gbps * 1e9)
 
 
 def attended_tokens(arch: Architecture, depth: int) -> float:
@@ -325,6 +324,13 @@ def depth_seconds(attended: float, bandwidth_gbps: float, eff: Efficiency) -> fl
     costs `depth_factor` bytes' worth of streaming (fitted; on CPUs attention is compute-bound,
     so this is far more than the cache's bytes)."""
     return attended * eff.depth_factor / (eff.e_max * bandwidth_gbps * 1e9)
+
+
+def moe_overhead_seconds(arch: Architecture, eff: Efficiency) -> float:
+    """Per-token cost of a mixture of experts beyond its bytes: routing, gathering the chosen
+    experts and many small matmuls, per MoE layer. A fixed time rather than a share of the
+    streaming: it weighs on fast GPUs (an RTX 5090) and hardly on slow memory (DGX Spark)."""
+    return (arch.moe_layers if arch.is_moe else 0) * eff.moe_layer_ms / 1e3
 
 
 def layer_overhead_seconds(layers: int, eff: Efficiency) -> float:

@@ -18,7 +18,7 @@ from llmfit.estimate import (GIB, Efficiency, WeightBytes, attended_tokens, cpu_
                              depth_seconds, device_class, efficiency_for, efficiency_table,
                              for_device,
                              kv_cache_bytes,
-                             layer_overhead_seconds,
+                             layer_overhead_seconds, moe_overhead_seconds,
                              runtime_overhead_bytes)
 from llmfit.kv_cache import FP16, KvCache
 from llmfit.values import SystemSpec
@@ -243,16 +243,17 @@ def decode_speed(placement: Placement, arch: Architecture, weights: WeightBytes,
         if pools.gpu_bandwidth_gbps is None or pools.gpu_efficiency is None:
             return SpeedEstimate(None, None, False)
         seconds += decode_seconds(gpu_bytes, pools.gpu_bandwidth_gbps, pools.gpu_efficiency,
-                                  quant, moe)
+                                  quant)
         seconds += depth_seconds(kv, pools.gpu_bandwidth_gbps, pools.gpu_efficiency) if on_gpu else 0
         calibrated = pools.gpu_efficiency.calibrated
     if cpu_bytes or not on_gpu:
         seconds += decode_seconds(cpu_bytes, pools.cpu_bandwidth_gbps, pools.cpu_efficiency,
-                                  quant, moe)
+                                  quant)
         seconds += 0 if on_gpu else depth_seconds(kv, pools.cpu_bandwidth_gbps, pools.cpu_efficiency)
         calibrated = calibrated and pools.cpu_efficiency.calibrated
     eff = pools.gpu_efficiency if on_gpu and pools.gpu_efficiency else pools.cpu_efficiency
     seconds += layer_overhead_seconds(arch.layers, eff)
+    seconds += moe_overhead_seconds(arch, eff) if moe else 0.0
     seconds /= eff.local_factor  # measured / estimated on this machine (`llmfit bench`)
     main_bw = pools.gpu_bandwidth_gbps if on_gpu else pools.cpu_bandwidth_gbps
     effective = weights.read_per_token / (seconds * main_bw * 1e9) if main_bw else None

@@ -7,8 +7,9 @@
 Weights: bits per weight of the "body" tensors of each llama.cpp file type, fitted to the
 Llama-3-8B whole-file sizes in gguf-sizes.csv, given that llama.cpp stores token_embd at the
 file type's base block type and output.weight at Q6_K (Q8_0/F16 files: their own type).
-Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x k_moe x bandwidth)
-+ KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer. Per device class (cpu,
+Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x bandwidth)
++ KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer + MoE layers x t_moe.
+Per device class (cpu,
 cpu_spec, apple, gpu, datacenter) e and t_layer are fitted by least squares on relative error;
 per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
 kernel factors of each quant family (legacy = 1), the MoE factor and the depth factor are the
@@ -122,8 +123,8 @@ MIN_CLASS_ROWS = 3  # fewer rows: fit e alone, with the t_layer of `gpu`; none: 
 @dataclass
 class Constants:
     """Everything the speed model fits: per class (e, t_layer); per backend group (cpu, metal,
-    cuda, rocm, vulkan) the kernel factors, the MoE factor and the depth factor; per device
-    and backend group the residual factors of devices with several rows."""
+    cuda, rocm, vulkan) the kernel factors, the MoE time (seconds per MoE layer) and the depth
+    factor; per device and backend group the residual factors of devices with several rows."""
 
     e: dict[str, float]
     t_layer: dict[str, float]
@@ -134,7 +135,7 @@ class Constants:
 
     def efficiency(self, cls: str, group: str, device: str | None = None) -> Efficiency:
         own = tuple((f, k) for (d, g, f), k in self.devices.items() if d == device and g == group)
-        return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True, self.moe[group],
+        return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True, self.moe[group] * 1e3,
                           self.depth[group], kernels=tuple(self.kernels[group].items()),
                           device=own, group=group)
 
@@ -149,10 +150,18 @@ def _device(m: Measurement, c: Constants) -> float:
 def _mem_seconds(m: Measurement, c: Constants) -> float:
     """Seconds per token of weights + KV, before dividing by e (i.e. at e = 1)."""
     group = m.group
-    k = c.kernels[group].get(quant_family(m.quant), 1.0) * (c.moe[group] if m.model.is_moe else 1.0)
-    k *= _device(m, c)
+    k = c.kernels[group].get(quant_family(m.quant), 1.0) * _device(m, c)
     kv = attended_tokens(m.model.arch, m.depth) * c.depth[group]
     return (m.weights.read_per_token / k + kv) / (m.bandwidth_gbps * 1e9)
+
+
+def _moe_layers(m: Measurement) -> int:
+    return m.model.arch.moe_layers if m.model.is_moe else 0
+
+
+def _moe_seconds(m: Measurement, c: Constants) -> float:
+    """Seconds per token of the MoE layers' fixed costs."""
+    return _moe_layers(m) * c.moe[m.group]
 
 
 def _fit_line(points: list[tuple[float, float, float]]) -> tuple[float, float]:
@@ -179,35 +188,39 @@ def _fit_e(points: list[tuple[float, float, float]], t_layer: float) -> float:
 
 
 def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
-    """The factor a row implies for `part` (kernel, moe or depth), given the other constants."""
+    """What a row implies for `part` given the other constants: the kernel or device factor,
+    the depth factor, or the MoE time per MoE layer (seconds, may be negative)."""
     cls, group = m.device_class, m.group
     e, tl = c.e[cls], c.t_layer[cls]
-    left = 1 / m.tps - m.layers * tl  # seconds the memory side took
-    if left <= 0:
-        return None
     k = c.kernels[group].get(quant_family(m.quant), 1.0)
-    moe = c.moe[group] if m.model.is_moe else 1.0
     if part != "device":
         k *= _device(m, c)
     read = m.weights.read_per_token / (m.bandwidth_gbps * 1e9)
     kv = attended_tokens(m.model.arch, m.depth) / (m.bandwidth_gbps * 1e9)
+    left = 1 / m.tps - m.layers * tl  # seconds the memory side and the MoE layers took
+    if part == "moe":
+        return (left - (read / k + kv * c.depth[group]) / e) / _moe_layers(m)
+    left -= _moe_seconds(m, c)
+    if left <= 0:
+        return None
     if part == "depth":
-        return max((left * e - read / (k * moe)) / kv, 0.0) if kv else None
+        return max((left * e - read / k) / kv, 0.0) if kv else None
     if left * e <= kv * c.depth[group]:
         return None
-    implied = read / (left * e - kv * c.depth[group])  # = k * moe (* device)
-    return implied / {"kernel": moe, "moe": k, "device": k * moe}[part]
+    implied = read / (left * e - kv * c.depth[group])  # = k (* device)
+    return implied / {"kernel": 1.0, "device": k}[part]
 
 
 def fit(rows: list[Measurement]) -> Constants:
     """Alternate: class lines, then kernel, MoE and depth factors from the rows' residuals."""
-    c = Constants({}, {}, {g: {} for g in GROUPS}, {g: 1.0 for g in GROUPS},
+    c = Constants({}, {}, {g: {} for g in GROUPS}, {g: 0.0 for g in GROUPS},
                   {g: DEFAULT_DEPTH_BYTES for g in GROUPS})
     for _ in range(ITERATIONS):
         for cls in CLASSES:
             # Rows measured deep in the KV cache only inform the depth factor.
             own = [m for m in rows if m.device_class == cls and m.depth < 1024]
-            pts = [(_mem_seconds(m, c), m.layers, 1 / m.tps) for m in own]
+            pts = [(_mem_seconds(m, c), m.layers, 1 / m.tps - _moe_seconds(m, c)) for m in own]
+            pts = [p for p in pts if p[2] > 0]
             if len(own) >= MIN_CLASS_ROWS:
                 c.e[cls], c.t_layer[cls] = _fit_line(pts)
             elif own and "gpu" in c.t_layer:
@@ -224,12 +237,12 @@ def fit(rows: list[Measurement]) -> Constants:
                           and m.depth < 256 and (r := _ratio(m, c, "kernel")) is not None]
                 if ratios:
                     c.kernels[group][family] = statistics.median(ratios)
-            # The MoE factor from MoE rows of quant types also seen dense; then the kernel factor
-            # of types only MoE models use (MXFP4) from their rows, given the MoE factor.
+            # The MoE time from MoE rows of quant types also seen dense; then the kernel factor
+            # of types only MoE models use (MXFP4) from their rows, given the MoE time.
             ratios = [r for m in mine if m.model.is_moe and m.depth < 256
                       and quant_family(m.quant) in dense | {"legacy"}
                       and (r := _ratio(m, c, "moe")) is not None]
-            c.moe[group] = statistics.median(ratios) if ratios else 1.0
+            c.moe[group] = max(statistics.median(ratios), 0.0) if ratios else 0.0
             for family in {quant_family(m.quant) for m in mine} - dense - {"legacy"}:
                 ratios = [r for m in mine if quant_family(m.quant) == family and m.depth < 256
                           and (r := _ratio(m, c, "kernel")) is not None]
@@ -292,7 +305,7 @@ def efficiency_rows(rows: list[Measurement], c: Constants,
                 n, med, worst = summary(rows, loo, lambda m: m.device_class == cls)
             out.append({"device_class": cls, "backend_group": group, "e_max": round(c.e[cls], 4),
                         "t_layer_ms": round(c.t_layer[cls] * 1e3, 4),
-                        "moe_factor": round(c.moe[group], 4),
+                        "moe_layer_ms": round(c.moe[group] * 1e3, 4),
                         "depth_factor": round(c.depth[group], 4),
                         "rows": n, "loo_median_pct": round(med * 100, 1),
                         "loo_max_pct": round(worst * 100, 1), "source": source})

@@ -109,7 +109,7 @@ def test_each_gpu_backend_reads_its_own_calibration_row():
                            ("SYCL", "cuda")):
         eff = efficiency_for("gpu", backend)
         assert eff.group == group
-        assert eff.moe_factor == float(table["gpu", group]["moe_factor"])
+        assert eff.moe_layer_ms == float(table["gpu", group]["moe_layer_ms"])
         assert eff.loo_max == float(table["gpu", group]["loo_max_pct"]) / 100
     assert efficiency_for("apple", "Metal").group == "metal"
     assert efficiency_for("cpu", None).group == "cpu"
@@ -131,3 +131,24 @@ def test_pascal_cards_stream_less_of_their_bandwidth_than_newer_ones(service_for
         assert measured / (1 + worst) <= got[card] <= measured / (1 - worst), (card, got)
     assert device_class("Tesla P40", "CUDA") == "pascal"
     assert got["Tesla P40"] < 0.8 * got["NVIDIA GeForce RTX 3060"]
+
+
+def test_moe_layers_cost_a_fixed_time_that_weighs_most_on_fast_memory(service_for, catalog):
+    """48 MoE layers of Qwen3-30B-A3B add 48 x t_moe per token on every CUDA card; that is a
+    large share of an RTX 5090's token time and a small one of a DGX Spark's."""
+    from llmfit.estimate import efficiency_for, moe_overhead_seconds
+
+    eff = efficiency_for("gpu", "CUDA")
+    assert eff.moe_layer_ms > 0
+    moe = next(m for m in catalog if m.name == "Qwen/Qwen3-30B-A3B")
+    dense = next(m for m in catalog if m.name == "Qwen/Qwen3-32B")
+    assert moe.arch.moe_layers == 48
+    assert moe_overhead_seconds(moe.arch, eff) == pytest.approx(48 * eff.moe_layer_ms / 1e3)
+    assert moe_overhead_seconds(dense.arch, eff) == 0.0
+    share = {}
+    for card, bandwidth in (("NVIDIA GeForce RTX 5090", 1792.0), ("NVIDIA GB10", 273.0)):
+        box = SystemSpec(total_ram_gib=128.0, available_ram_gib=100.0, cpu_cores=16, cpu_name="CPU",
+                         gpus=(GpuDevice(card, 32.0, 31.0, "CUDA", 1, False, bandwidth),))
+        tps = rows(service_for, box, search=moe.name, quant="Q4_K_M")[moe.name]["estimated_tps"]
+        share[card] = moe_overhead_seconds(moe.arch, efficiency_for("gpu", "CUDA")) * tps
+    assert share["NVIDIA GeForce RTX 5090"] > 2 * share["NVIDIA GB10"]
