@@ -1,6 +1,7 @@
 """How far to trust a decode-speed estimate: a confidence level and a range, from the
 leave-one-out error of the calibration rows of the same device class (data/efficiency.csv)
-and, for mixtures of experts, of the MoE rows (data/accuracy.csv)."""
+and, for mixtures of experts, of the MoE rows of the same backend (efficiency.csv) or of all
+MoE rows (data/accuracy.csv) where a backend has too few."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from llmfit.estimate import Efficiency, _read_data
 
 MIN_ROWS_HIGH = 10  # a class fitted on fewer rows is at best `medium`
 OFFLOAD_ERROR = 0.5  # layer splits and expert offload are not calibrated: +-50%
+MIN_MOE_ROWS = 8  # fewer MoE rows on a backend: the error of all MoE rows applies
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,13 @@ def speed_range(tps: float | None, eff: Efficiency | None, moe: bool, offloaded:
         return SpeedRange("low", None, None)
     median, worst, rows = eff.loo_median, eff.loo_max, eff.rows
     if moe:
-        moe_rows, moe_median, moe_worst = group_accuracy().get("MoE", (0, 1.0, 1.0))
+        # MoE rows of this backend group where there are enough of them, else the worse of
+        # theirs and all MoE rows'.
+        moe_rows, moe_median, moe_worst = eff.moe_rows, eff.moe_loo_median, eff.moe_loo_max
+        if moe_rows < MIN_MOE_ROWS:
+            every = group_accuracy().get("MoE", (0, 1.0, 1.0))
+            moe_rows, moe_median, moe_worst = (every[0], max(moe_median, every[1]),
+                                               max(moe_worst, every[2]))
         median, worst, rows = max(median, moe_median), max(worst, moe_worst), min(rows, moe_rows)
     if not eff.calibrated or rows == 0:
         median = worst = max(worst, OFFLOAD_ERROR)

@@ -68,6 +68,9 @@ class Efficiency:
     device: tuple[tuple[str, float], ...] = ()  # this device's own factors by quant family
     local_factor: float = 1.0  # measured / estimated on this very machine (`llmfit bench`)
     group: str = ""  # backend group whose kernels, MoE and depth factors these are
+    moe_rows: int = 0  # MoE rows of this backend group, and their leave-one-out error
+    moe_loo_median: float = 0.0
+    moe_loo_max: float = 0.0
 
     def kernel(self, quant: str) -> float:
         """How fast a quant type's kernels stream relative to the legacy types here, with the
@@ -120,7 +123,9 @@ def _efficiency_rows() -> dict[tuple[str, str], Efficiency]:
             cls, float(row["e_max"]), float(row["t_layer_ms"]), row["source"].startswith("fitted"),
             float(row["moe_layer_ms"]), float(row["depth_factor"]), int(row["rows"]),
             float(row["loo_median_pct"]) / 100, float(row["loo_max_pct"]) / 100,
-            tuple(kernels.get(group, ())), group=group)
+            tuple(kernels.get(group, ())), group=group, moe_rows=int(row["moe_rows"]),
+            moe_loo_median=float(row["moe_loo_median_pct"]) / 100,
+            moe_loo_max=float(row["moe_loo_max_pct"]) / 100)
     return table
 
 

@@ -303,12 +303,17 @@ def efficiency_rows(rows: list[Measurement], c: Constants,
                 n, med, worst = summary(rows, loo, lambda m: m.group == group)
             if not n:
                 n, med, worst = summary(rows, loo, lambda m: m.device_class == cls)
+            # Mixtures of experts on this backend group, whatever their class.
+            moe_n, moe_med, moe_worst = summary(
+                rows, loo, lambda m: m.model.is_moe and m.group == group)
             out.append({"device_class": cls, "backend_group": group, "e_max": round(c.e[cls], 4),
                         "t_layer_ms": round(c.t_layer[cls] * 1e3, 4),
                         "moe_layer_ms": round(c.moe[group] * 1e3, 4),
                         "depth_factor": round(c.depth[group], 4),
                         "rows": n, "loo_median_pct": round(med * 100, 1),
-                        "loo_max_pct": round(worst * 100, 1), "source": source})
+                        "loo_max_pct": round(worst * 100, 1), "moe_rows": moe_n,
+                        "moe_loo_median_pct": round(moe_med * 100, 1),
+                        "moe_loo_max_pct": round(moe_worst * 100, 1), "source": source})
     return out
 
 

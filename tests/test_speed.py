@@ -27,6 +27,22 @@ def test_range_brackets_the_estimate_by_the_class_worst_held_out_error():
     assert r.confidence == ("high" if eff.loo_median <= 0.10 and eff.loo_max <= 0.30 else "medium")
 
 
+def test_moe_ranges_use_their_backends_moe_rows_where_there_are_enough():
+    from llmfit.confidence import MIN_MOE_ROWS, group_accuracy
+    from llmfit.estimate import efficiency_for
+
+    every = group_accuracy()["MoE"]
+    for cls, backend in (("gpu", "Vulkan"), ("gpu", "CUDA"), ("apple", "Metal"), ("gpu", "ROCm")):
+        eff = efficiency_for(cls, backend)
+        own = eff.moe_loo_max if eff.moe_rows >= MIN_MOE_ROWS else max(eff.moe_loo_max, every[2])
+        worst = max(eff.loo_max, own)
+        r = speed_range(100.0, eff, moe=True, offloaded=False, bandwidth_measured=True)
+        assert r.low == pytest.approx(100 / (1 + worst)), (cls, backend)
+        assert r.high == pytest.approx(100 / (1 - min(worst, 0.6))), (cls, backend)
+    assert efficiency_for("gpu", "Vulkan").moe_rows >= MIN_MOE_ROWS  # its own MoE rows
+    assert efficiency_for("apple", "Metal").moe_rows < MIN_MOE_ROWS  # falls back to all MoE rows
+
+
 def test_offload_and_unmeasured_cpu_bandwidth_are_low_confidence():
     gpu = efficiency_table()["gpu"]
     assert speed_range(50.0, gpu, moe=False, offloaded=True, bandwidth_measured=True).confidence == "low"
