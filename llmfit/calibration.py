@@ -29,6 +29,7 @@ TG_DEPTH = 64  # tg128: on average 64 tokens sit in the KV cache
 MODEL_ALIASES = {
     "llama-2-7b": "meta-llama/Llama-2-7b-chat-hf", "llama-3-8b": "meta-llama/Meta-Llama-3-8B-Instruct",
     "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama-2-70b": "meta-llama/Llama-2-70b-chat-hf",
     "llama-3-70b": "meta-llama/Meta-Llama-3-70B-Instruct",
     "llama-3.3-70b": "meta-llama/Llama-3.3-70B-Instruct",
     "llama-3.1-70b": "meta-llama/Llama-3.1-70B-Instruct",
@@ -67,6 +68,9 @@ EXCLUDED = {
                                   "mix no llmfit quantization describes",
     ("M2 Max (CPU cores only", None, None): "3-4 threads of a 12-core chip: thread-bound, the "
                                             "chip's bandwidth is not what they stream",
+    ("M3 Max (40-core GPU) 48GB", "Llama-2-70B", None): "36.5 GB of weights on a 48 GB Mac: more "
+                                                        "than Metal's working set, so not all on "
+                                                        "the GPU",
 }
 
 
