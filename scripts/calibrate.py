@@ -9,10 +9,10 @@ Llama-3-8B whole-file sizes in gguf-sizes.csv, given that llama.cpp stores token
 file type's base block type and output.weight at Q6_K (Q8_0/F16 files: their own type).
 Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x bandwidth)
 + KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer + MoE layers x t_moe.
-Per device class (cpu,
-cpu_spec, apple, gpu, datacenter) e and t_layer are fitted by least squares on relative error;
+Per device class (cpu, cpu_spec, apple, gpu, datacenter, pascal) e and t_layer are fitted by
+least squares on relative error;
 per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
-kernel factors of each quant family (legacy = 1), the MoE factor and the depth factor are the
+kernel factors of each quant family (legacy = 1), the MoE time and the depth factor are the
 medians of what the rows imply; the two steps alternate. Rows: tests/data/calibration.csv,
 speed-published.csv (sources per row), cpu-measured.csv (this project's own llama-bench runs);
 llmfit/calibration.py says which rows it leaves out and why. The report gives in-sample and
