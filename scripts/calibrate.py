@@ -290,7 +290,8 @@ def summary(rows: list[Measurement], errs: list[float], where) -> tuple[int, flo
 def efficiency_rows(rows: list[Measurement], c: Constants,
                     loo: list[float]) -> list[dict[str, object]]:
     """The rows of llmfit/data/efficiency.csv: one per device class and backend group. The
-    held-out error is that of the pair's rows, else of the group's, else of the class's."""
+    held-out error is that of the pair's dense rows, else of the group's, else of the class's;
+    that of the group's MoE rows beside it."""
     out: list[dict[str, object]] = []
     for cls in CLASSES:
         own = sum(m.device_class == cls for m in rows)
@@ -298,9 +299,12 @@ def efficiency_rows(rows: list[Measurement], c: Constants,
                   f"fitted e on {own} rows of tests/data, t_layer of gpu" if own else
                   "borrowed from gpu (no rows of its own)")
         for group in CLASS_GROUPS[cls]:
-            n, med, worst = summary(rows, loo, lambda m: m.device_class == cls and m.group == group)
+            # Dense rows here; mixtures of experts have their own columns below.
+            n, med, worst = summary(rows, loo, lambda m: m.device_class == cls
+                                    and m.group == group and not m.model.is_moe)
             if not n:
-                n, med, worst = summary(rows, loo, lambda m: m.group == group)
+                n, med, worst = summary(rows, loo, lambda m: m.group == group
+                                        and not m.model.is_moe)
             if not n:
                 n, med, worst = summary(rows, loo, lambda m: m.device_class == cls)
             # Mixtures of experts on this backend group, whatever their class.
