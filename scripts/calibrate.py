@@ -10,7 +10,7 @@ file type's base block type and output.weight at Q6_K (Q8_0/F16 files: their own
 Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x bandwidth)
 + KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer + MoE layers x t_moe.
 Per device class (cpu, cpu_spec, apple, gpu, datacenter, pascal) e and t_layer are fitted by
-least squares on relative error;
+least squares on relative error over its dense rows;
 per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
 kernel factors of each quant family (legacy = 1), the MoE time and the depth factor are the
 medians of what the rows imply; the two steps alternate. Rows: tests/data/calibration.csv,
@@ -217,8 +217,11 @@ def fit(rows: list[Measurement]) -> Constants:
                   {g: DEFAULT_DEPTH_BYTES for g in GROUPS})
     for _ in range(ITERATIONS):
         for cls in CLASSES:
-            # Rows measured deep in the KV cache only inform the depth factor.
+            # Rows measured deep in the KV cache only inform the depth factor, and MoE rows only
+            # the MoE time: e and t_layer come from dense rows (all rows if too few are dense).
             own = [m for m in rows if m.device_class == cls and m.depth < 1024]
+            dense = [m for m in own if not m.model.is_moe]
+            own = dense if len(dense) >= MIN_CLASS_ROWS else own
             pts = [(_mem_seconds(m, c), m.layers, 1 / m.tps - _moe_seconds(m, c)) for m in own]
             pts = [p for p in pts if p[2] > 0]
             if len(own) >= MIN_CLASS_ROWS:
