@@ -60,12 +60,12 @@ QUANT_ALIASES = {"Q4_0_4_8": "Q4_0", "Q4_K_XL": "Q4_K_M", "Q3_K_XL": "Q3_K_M", "
                  "Q5_K_S": "Q5_K_M", "Q4_1": "Q4_0", "Q6_K_XL": "Q6_K", "Q8_K_XL": "Q8_0",
                  "Q2_K_XL": "Q2_K", "IQ4_NL": "IQ4_XS"}
 # Rows left out of the fit, with the reason (each is a real measurement of something else):
-# (text in the device name, model, quant or None for any) -> reason.
+# (text in the device name, model, quant; None for any) -> reason.
 EXCLUDED = {
     ("Radeon 8060S", "Qwen3-30B-A3B", "BF16"): "the Vulkan driver has no BF16 support: "
                                                  "compute-bound (the source's note)",
-    ("", "gpt-oss-20b", "F16"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense tensors, a "
-                                  "mix no llmfit quantization describes",
+    (None, "gpt-oss-20b", "F16"): "gpt-oss 'F16' file: MXFP4 experts with F16 dense tensors, a "
+                                    "mix no llmfit quantization describes",
     ("M2 Max (CPU cores only", None, None): "3-4 threads of a 12-core chip: thread-bound, the "
                                             "chip's bandwidth is not what they stream",
     ("M3 Max (40-core GPU) 48GB", "Llama-2-70B", None): "36.5 GB of weights on a 48 GB Mac: more "
@@ -201,7 +201,8 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
                                "and thread defaults, and the quant of its tag is not stated")
                 continue
             reason = next((why for (dev, mod, q), why in EXCLUDED.items()
-                           if dev in row.get("device", "") and mod in (None, row.get("model"))
+                           if (dev is None or dev in row.get("device", ""))
+                           and mod in (None, row.get("model"))
                            and q in (None, row.get("quant"))), None)
             if reason:
                 skipped.append(f"{label}: {reason}")

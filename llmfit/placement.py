@@ -111,8 +111,11 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
     """Pools of a machine: GPU memory summed over cards, bandwidth as a layer split sees it.
     `local`: per-class corrections measured on this machine (`llmfit bench`)."""
     local = local or {}
-    table = {cls: replace(eff, local_factor=local[cls]) if cls in local else eff
-             for cls, eff in efficiency_table().items()}
+
+    def on_this_machine(eff: Efficiency) -> Efficiency:
+        factor = local.get(eff.device_class)
+        return replace(eff, local_factor=factor) if factor else eff
+
     gpu_gib, weighted_time, backend, eff = 0.0, 0.0, None, None
     unknown_bw = False
     for gpu in system.gpus:
@@ -124,16 +127,15 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
             unknown_bw = True
         if backend is None:
             backend = gpu.backend
-            cls = device_class(gpu.name, gpu.backend)
-            eff = efficiency_for(cls, gpu.backend)
-            eff = for_device(replace(eff, local_factor=local[cls]) if cls in local else eff,
-                             gpu.name)
+            eff = for_device(on_this_machine(efficiency_for(device_class(gpu.name, gpu.backend),
+                                                            gpu.backend)), gpu.name)
     bandwidth = None if unknown_bw or not weighted_time else gpu_gib / weighted_time
     return Pools(gpu_gib=gpu_gib, ram_gib=system.available_ram_gib, gpu_backend=backend,
                  gpu_bandwidth_gbps=bandwidth, gpu_efficiency=eff,
                  cpu_bandwidth_gbps=cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores,
                                                     system.cpu_bandwidth_gbps),
-                 cpu_efficiency=table["cpu" if system.cpu_bandwidth_gbps else "cpu_spec"],
+                 cpu_efficiency=on_this_machine(
+                     efficiency_table()["cpu" if system.cpu_bandwidth_gbps else "cpu_spec"]),
                  gpu_devices=system.gpu_count,
                  unified=system.unified_memory,
                  cpu_bandwidth_measured=system.cpu_bandwidth_gbps is not None,
