@@ -52,7 +52,8 @@ MODEL_ALIASES = {
     "mixtral-8x7b": "mistralai/Mixtral-8x7B-Instruct-v0.1",
     "deepseek-v2-lite": "deepseek-ai/DeepSeek-V2-Lite-Chat", "olmoe-1b-7b": "allenai/OLMoE-1B-7B-0924-Instruct",
     "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "tinyllama-1.1b": None,
-    "phi-4": "microsoft/phi-4", "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+    "phi-4": "microsoft/phi-4", "phi-4-mini-instruct": "microsoft/Phi-4-mini-instruct",
+    "deepseek-v3": "deepseek-ai/DeepSeek-V3",
     "deepseek-r1": "deepseek-ai/DeepSeek-R1", "afm-4.5b": "arcee-ai/AFM-4.5B",
 }
 # Quant names of community files -> the llama.cpp type whose sizes they follow.
@@ -199,6 +200,10 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
             if "ollama" in (row.get("notes") or "").lower():
                 skipped.append(f"{label}: an Ollama eval rate, not llama-bench: its own build "
                                "and thread defaults, and the quant of its tag is not stated")
+                continue
+            if "superseded:" in (row.get("notes") or ""):
+                later = row["notes"].split("superseded:", 1)[1].strip()
+                skipped.append(f"{label}: superseded by a later run of the same setup: {later}")
                 continue
             reason = next((why for (dev, mod, q), why in EXCLUDED.items()
                            if (dev is None or dev in row.get("device", ""))

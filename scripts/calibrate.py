@@ -4,16 +4,15 @@
   python scripts/calibrate.py --write  rewrite the tables in llmfit/data/ (quants, efficiency,
                                        kernels, devices, accuracy, prefill)
 
-Weights: bits per weight of the "body" tensors of each llama.cpp file type, fitted to the
-Llama-3-8B whole-file sizes in gguf-sizes.csv, given that llama.cpp stores token_embd at the
-file type's base block type and output.weight at Q6_K (Q8_0/F16 files: their own type).
+Weights: scripts/calibrate_quants.py (bits per weight per file type, fitted to gguf-sizes.csv).
 Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x bandwidth)
 + KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer + MoE layers x t_moe.
 Per device class (cpu, cpu_spec, apple, gpu, datacenter, pascal) e and t_layer are fitted by
 least squares on relative error over its dense rows;
 per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
 kernel factors of each quant family (legacy = 1), the MoE time and the depth factor are the
-medians of what the rows imply; the two steps alternate. Rows: tests/data/calibration.csv,
+medians of what the rows imply; the two steps alternate. A device with several rows of a
+quant family gets a residual factor, from its dense rows where it has any. Rows: tests/data/calibration.csv,
 speed-published.csv (sources per row), cpu-measured.csv (this project's own llama-bench runs);
 llmfit/calibration.py says which rows it leaves out and why. The report gives in-sample and
 leave-one-out error per group.
@@ -30,80 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 OUT = ROOT / "llmfit" / "data"
-GIB = 2**30
-
-# Llama-3-8B, from its config.json: vocab 128256, hidden 4096, untied output.
-LLAMA3_8B_PARAMS = 8.03e9
-LLAMA3_8B_EMBED = 128256 * 4096
-# Llama-2-7B: vocab 32000, hidden 4096, 32 layers, untied.
-LLAMA2_7B_EMBED = 32000 * 4096
-LLAMA2_7B_LAYERS = 32
-
-# Block bits per weight of llama.cpp tensor types (estimation.md section 1).
-BLOCK_BPW = {"Q2_K": 2.625, "Q3_K": 3.4375, "Q4_0": 4.5, "Q4_K": 4.5, "Q5_K": 5.5,
-             "Q6_K": 6.5625, "Q8_0": 8.5, "F16": 16.0, "Q5_0": 5.5, "IQ4_XS": 4.25}
-# File type -> (base type of token_embd, type of output.weight)
-FILE_TYPES = {"Q2_K": ("Q2_K", "Q6_K"), "Q3_K_M": ("Q3_K", "Q6_K"), "Q4_0": ("Q4_0", "Q6_K"),
-              "Q4_K_M": ("Q4_K", "Q6_K"), "Q5_K_M": ("Q5_K", "Q6_K"), "Q6_K": ("Q6_K", "Q6_K"),
-              "Q8_0": ("Q8_0", "Q8_0"), "F16": ("F16", "F16")}
-# Quality penalty (score points) per file type: larger for stronger quantization.
-QUALITY_PENALTY = {"F16": 0, "BF16": 0, "Q8_0": 0, "Q6_K": 1, "Q5_K_M": 2, "Q5_0": 3,
-                   "Q4_K_M": 4, "IQ4_XS": 5, "Q4_0": 6, "Q3_K_M": 10, "Q2_K": 20}
 
 sys.path.insert(0, str(ROOT))
 from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
 from llmfit.estimate import (GPU_GROUPS, Efficiency, attended_tokens,  # noqa: E402
                              quant_family)
 from calibrate_prefill import HEADER as PREFILL_HEADER, prefill_table_rows  # noqa: E402
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
-    return list(csv.DictReader(lines))
-
-
-def fit_body_bpw() -> dict[str, float]:
-    """Bits per weight of the non-embedding tensors for each file type in gguf-sizes.csv."""
-    fitted = {}
-    for row in read_csv(DATA / "gguf-sizes.csv"):
-        if row["model"] != "Llama-3-8B":
-            continue
-        embed_type, output_type = FILE_TYPES[row["quant"]]
-        total_bits = float(row["file_gib"]) * GIB * 8
-        fixed = LLAMA3_8B_EMBED * (BLOCK_BPW[embed_type] + BLOCK_BPW[output_type])
-        fitted[row["quant"]] = (total_bits - fixed) / (LLAMA3_8B_PARAMS - 2 * LLAMA3_8B_EMBED)
-    return fitted
-
-
-def quant_rows() -> list[dict[str, object]]:
-    """The rows of llmfit/data/quants.csv."""
-    body = fit_body_bpw()
-    rows: list[dict[str, object]] = []
-    for name, (embed_type, output_type) in FILE_TYPES.items():
-        rows.append(_quant("llamacpp", name, round(body[name], 3), BLOCK_BPW[embed_type],
-                           BLOCK_BPW[output_type], "fitted: gguf-sizes.csv Llama-3-8B"))
-    rows.append(_quant("llamacpp", "Q5_0", 5.5, 5.5, 6.5625, "block size (estimation.md)"))
-    rows.append(_quant("llamacpp", "IQ4_XS", 4.25, 4.25, 6.5625, "block size (estimation.md)"))
-    rows.append(_quant("llamacpp", "BF16", 16.0, 16.0, 16.0, "block size (estimation.md)"))
-    # gpt-oss GGUF: MXFP4 experts, other tensors Q8_0 (11.27 GiB for 20.9B, estimation.md).
-    rows.append(_quant("any", "MXFP4", 4.25, 8.5, 8.5, "MXFP4 experts, Q8_0 rest", 2, 8.5))
-    for bits, penalty in ((8, 0), (6, 1), (4, 4)):
-        # MLX affine quantization, group 64: one fp16 scale and bias per group (+0.5 bpw).
-        rows.append(_quant("mlx", f"mlx-{bits}bit", bits + 0.5, bits + 0.5, bits + 0.5,
-                           "MLX group 64 (estimation.md)", penalty))
-    rows.append(_quant("vllm", "FP8", 8.0, 16.0, 16.0, "FP8 e4m3 weights, BF16 embeddings", 1))
-    # int4 packed in int32 + fp16 scale and 4-bit zero per group of 128: 4 + 20/128 bits.
-    for name in ("AWQ", "GPTQ"):
-        rows.append(_quant("vllm", name, 4.156, 16.0, 16.0, "int4 g128 real bytes", 5))
-    return rows
-
-
-def _quant(runtime: str, name: str, body: float, embed: float, output: float, source: str,
-           penalty: int | None = None, dense_bpw: float | None = None) -> dict[str, object]:
-    return {"quant": name, "runtime": runtime, "body_bpw": body, "embed_bpw": embed,
-            "output_bpw": output, "dense_bpw": dense_bpw if dense_bpw is not None else body,
-            "quality_penalty": QUALITY_PENALTY.get(name, 0) if penalty is None else penalty,
-            "source": source}
+from calibrate_quants import HEADER as QUANTS_HEADER, quant_rows  # noqa: E402
 
 
 # ---- decode speed -----------------------------------------------------------------------------
@@ -262,12 +194,21 @@ MIN_DEVICE_ROWS = 2
 
 def _device_factors(rows: list[Measurement], c: Constants) -> dict[tuple[str, str, str], float]:
     """Per (device, backend group, quant family) with at least MIN_DEVICE_ROWS rows: the median
-    residual."""
-    keys: dict[tuple[str, str, str], list[float]] = {}
+    residual of its dense rows, or of its MoE rows where it has no dense one. A device factor is
+    how well the device streams weights, which dense rows show directly; an MoE row's residual
+    also carries its build's MoE cost (an October 2025 Qwen3-30B run made an RTX 4090 look
+    slower than an RTX 3090 at dense Q8_0)."""
+    keys: dict[tuple[str, str, str], list[tuple[float, bool]]] = {}
     for m in rows:
         if m.device_key and m.depth < 1024 and (r := _ratio(m, c, "device")) is not None:
-            keys.setdefault((m.device_key, m.group, quant_family(m.quant)), []).append(r)
-    return {k: statistics.median(v) for k, v in keys.items() if len(v) >= MIN_DEVICE_ROWS}
+            keys.setdefault((m.device_key, m.group, quant_family(m.quant)), []).append(
+                (r, m.model.is_moe))
+    out = {}
+    for key, found in keys.items():
+        if len(found) >= MIN_DEVICE_ROWS:
+            dense = [r for r, moe in found if not moe]
+            out[key] = statistics.median(dense or [r for r, _ in found])
+    return out
 
 
 def errors(rows: list[Measurement], c: Constants) -> list[float]:
@@ -368,8 +309,6 @@ def write_csv(path: Path, rows: list[dict[str, object]], header: str) -> None:
         writer.writerows(rows)
 
 
-QUANTS_HEADER = ("# Bits per weight by tensor group for each quantization llmfit considers.\n"
-                 "# Generated by scripts/calibrate.py; see its docstring for the method.\n")
 EFFICIENCY_HEADER = ("# Decode-speed model per device class and backend group (see "
                      "llmfit/estimate.py), with the\n# leave-one-out error of its rows. "
                      "Generated by scripts/calibrate.py from tests/data/*.csv.\n")

@@ -45,6 +45,17 @@ def test_rows_left_out_say_why():
     assert all(reason for reason in reasons)
 
 
+def test_a_superseded_run_gives_way_to_the_later_one():
+    """The RTX 4090 gpt-oss-20b run of PR 16649 is replaced by the same author's later master
+    run (PR 16834); the older one is listed with the reason, the later one is fitted."""
+    rows, skipped = measurements()
+    old = [s for s in skipped if "RTX 4090 gpt-oss-20b MXFP4" in s]
+    assert len(old) == 1 and "superseded" in old[0] and "PR 16834" in old[0]
+    used = [m.tps for m in rows if m.model.name == "openai/gpt-oss-20b"
+            and m.device_key == "NVIDIA GeForce RTX 4090" and m.group == "cuda"]
+    assert used == [186.10]
+
+
 def test_every_class_and_group_has_measurements():
     rows, _ = measurements()
     assert {m.device_class for m in rows} == {"cpu", "cpu_spec", "apple", "gpu", "datacenter",
