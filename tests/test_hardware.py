@@ -331,6 +331,19 @@ def test_detect_system_orders_nvidia_before_amd(monkeypatch: pytest.MonkeyPatch)
     assert not [n for n in spec.notes if n.startswith("NVIDIA")]
 
 
+def test_detect_system_on_windows_with_nvidia_says_speeds_are_for_linux(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _fake_nvml([("NVIDIA GeForce RTX 5090", _Memory(32 * GIB, 31 * GIB))])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(detect, "os_name", lambda: "windows")
+    spec = detect_system(sys_root=tmp_path)
+    assert [g.name for g in spec.gpus] == ["NVIDIA GeForce RTX 5090"]
+    assert detect.WINDOWS_CUDA_NOTE in spec.notes
+    monkeypatch.setattr(detect, "os_name", lambda: "linux")  # same card on Linux: no such note
+    assert detect.WINDOWS_CUDA_NOTE not in detect_system(sys_root=tmp_path).notes
+
+
 def test_detect_system_on_apple_silicon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(detect, "os_name", lambda: "macos")
     monkeypatch.setattr(detect, "arch_name", lambda: "arm64")

@@ -33,6 +33,13 @@ def arch_name(machine: str | None = None) -> str:
     return _ARCH_NAMES.get(machine, machine or "unknown")
 
 
+# Published llama-bench runs of Qwen3-30B-A3B Q4_K_M on an RTX 5090: 319 tok/s under WSL2
+# (kekzl/imp docs/BENCHMARKS.md), 219 and 134 on native Windows (llama.cpp #20835, #28196).
+WINDOWS_CUDA_NOTE = ("Windows: speeds are estimated for llama.cpp's CUDA backend on Linux; "
+                     "native Windows builds have decoded MoE models up to 2x slower (WSL2 does "
+                     "not), so treat MoE speeds here as upper bounds")
+
+
 def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc"),
                   measure_refresh: bool = False) -> SystemSpec:
     """The machine as its probes see it; never raises on missing hardware or drivers."""
@@ -92,6 +99,8 @@ def _detect_gpus(
         readings, found = probe_nvidia()
         gpus += group_readings(readings, "CUDA")
         notes += found
+        if system == "windows" and readings:
+            notes.append(WINDOWS_CUDA_NOTE)
     if system == "linux":
         readings, found = probe_amd(sys_root)
         if readings:
