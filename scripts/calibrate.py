@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
 OUT = ROOT / "llmfit" / "data"
 
 sys.path.insert(0, str(ROOT))
@@ -280,11 +279,13 @@ def device_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]
     """The rows of llmfit/data/devices.csv."""
     out: list[dict[str, object]] = []
     for (device, group, family), factor in sorted(c.devices.items()):
-        n = sum(m.device_key == device and m.group == group and quant_family(m.quant) == family
-                for m in rows)
+        own = [m for m in rows if m.device_key == device and m.group == group
+               and quant_family(m.quant) == family and m.depth < 1024]
+        dense = sum(not m.model.is_moe for m in own)
+        which = f"its {dense} dense" if dense else f"its {len(own)} MoE"
         out.append({"device": device, "backend_group": group, "quant_family": family,
-                    "factor": round(factor, 4), "rows": n,
-                    "source": f"median residual of {n} rows of tests/data"})
+                    "factor": round(factor, 4), "rows": len(own),
+                    "source": f"median residual of {which} rows of tests/data"})
     return out
 
 
