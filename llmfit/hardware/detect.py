@@ -39,6 +39,9 @@ WINDOWS_CUDA_NOTE = ("Windows: speeds are estimated for llama.cpp's CUDA backend
                      "native Windows builds have decoded MoE models up to 2x slower (WSL2 does "
                      "not), so treat MoE speeds here as upper bounds")
 
+WINDOWS_OTHER_GPUS_NOTE = ("Windows: AMD and Intel GPUs are not detected (only NVIDIA, through its "
+                           "driver); simulate one with --gpu NAME, e.g. --gpu \"RX 7900 XTX\"")
+
 
 def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc"),
                   measure_refresh: bool = False) -> SystemSpec:
@@ -101,6 +104,8 @@ def _detect_gpus(
         notes += found
         if system == "windows" and readings:
             notes.append(WINDOWS_CUDA_NOTE)
+    if system == "windows":
+        notes.append(WINDOWS_OTHER_GPUS_NOTE)
     if system == "linux":
         readings, found = probe_amd(sys_root)
         if readings:
