@@ -12,8 +12,9 @@ least squares on relative error over its dense rows;
 per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
 kernel factors of each quant family (legacy = 1), the MoE time and the depth factor are the
 medians of what the rows imply; the two steps alternate. A device with several rows of a
-quant family gets a residual factor, from its dense rows where it has any. Rows: tests/data/calibration.csv,
-speed-published.csv (sources per row), cpu-measured.csv (this project's own llama-bench runs);
+quant family gets a residual factor, from its dense rows where it has any. Rows:
+tests/data/calibration.csv, speed-published.csv (sources per row), cpu-measured.csv (this
+project's own llama-bench runs);
 llmfit/calibration.py says which rows it leaves out and why. The report gives in-sample and
 leave-one-out error per group.
 """

@@ -21,9 +21,6 @@ HEADER = ("# Bits per weight by tensor group for each quantization llmfit consid
 # Llama-3-8B, from its config.json: vocab 128256, hidden 4096, untied output.
 LLAMA3_8B_PARAMS = 8.03e9
 LLAMA3_8B_EMBED = 128256 * 4096
-# Llama-2-7B: vocab 32000, hidden 4096, 32 layers, untied.
-LLAMA2_7B_EMBED = 32000 * 4096
-LLAMA2_7B_LAYERS = 32
 
 # Block bits per weight of llama.cpp tensor types (estimation.md section 1).
 BLOCK_BPW = {"Q2_K": 2.625, "Q3_K": 3.4375, "Q4_0": 4.5, "Q4_K": 4.5, "Q5_K": 5.5,
