@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from llmfit.errors import UsageError
@@ -83,6 +85,49 @@ def test_bad_sizes_are_usage_errors(text: str, message: str) -> None:
 )
 def test_parse_gpu_override(text: str, expected: list[tuple[str, int]]) -> None:
     assert [(c.model.name, c.count) for c in parse_gpu_override(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RX 7900 XTX @ vulkan", [("AMD Radeon RX 7900 XTX", 1, "Vulkan")]),
+        ("2x RX 7900 XTX@Vulkan", [("AMD Radeon RX 7900 XTX", 2, "Vulkan")]),
+        ("RX 7900 XTX @ rocm", [("AMD Radeon RX 7900 XTX", 1, "ROCm")]),
+        ("Arc B580 @vulkan + RTX 3090", [("Intel Arc B580", 1, "Vulkan"),
+                                         ("NVIDIA GeForce RTX 3090", 1, "CUDA")]),
+        ("RTX 4090 @ CUDA", [("NVIDIA GeForce RTX 4090", 1, "CUDA")]),
+    ],
+)
+def test_a_gpu_term_can_name_the_backend(text: str, expected: list[tuple[str, int, str]]) -> None:
+    assert [(c.model.name, c.count, c.runs_on) for c in parse_gpu_override(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("RTX 4090 @ vulkan", "invalid backend 'vulkan' for NVIDIA GeForce RTX 4090: it is "
+                              "estimated on CUDA only"),
+        ("RX 7900 XTX @ cuda", "invalid backend 'cuda' for AMD Radeon RX 7900 XTX: use @rocm or "
+                               "@vulkan"),
+        ("RX 7900 XTX @", "invalid backend '' for AMD Radeon RX 7900 XTX"),
+        ("Apple M2 Ultra @ vulkan", "it is estimated on Metal only"),
+    ],
+)
+def test_a_backend_the_card_cannot_be_estimated_on_is_a_usage_error(text: str,
+                                                                     message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_gpu_override(text)
+
+
+def test_a_radeon_on_vulkan_is_estimated_with_the_vulkan_factors() -> None:
+    rocm = apply_overrides(LAPTOP, gpus=["RX 7900 XTX"])
+    vulkan = apply_overrides(LAPTOP, gpus=["RX 7900 XTX @ vulkan"])
+    assert rocm.gpus[0].backend == "ROCm" and rocm.backend == "ROCm"
+    assert vulkan.gpus[0].backend == "Vulkan" and vulkan.backend == "Vulkan"
+    assert vulkan.notes[-1] == "GPUs overridden: 1x AMD Radeon RX 7900 XTX on Vulkan"
+    assert (vulkan.gpus[0].vram_gib, vulkan.gpus[0].bandwidth_gbps) == (24.0, 960)
+    strix = apply_overrides(LAPTOP, gpus=["Radeon 8060S @ vulkan"])
+    assert strix.gpus[0].backend == "Vulkan" and strix.gpus[0].unified_memory
 
 
 def test_unknown_gpu_suggests_close_names() -> None:

@@ -26,6 +26,12 @@ _SIZE = re.compile(
 _UNIT_GIB = {None: 1.0, "k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0}
 _LEADING_COUNT = re.compile(r"^(?P<count>\d+)\s*[x×*]\s*(?P<name>.+)$", re.IGNORECASE)
 _TRAILING_COUNT = re.compile(r"^(?P<name>.+?)\s+[x×*]\s*(?P<count>\d+)$", re.IGNORECASE)
+_BACKEND_SUFFIX = re.compile(r"^(?P<term>.*?)\s*@\s*(?P<backend>[\w.-]*)$")
+# The llama.cpp backends a card of each native backend can be estimated on ("RX 7900 XTX
+# @ vulkan"). NVIDIA cards are estimated for CUDA only: the rows of NVIDIA cards on Vulkan
+# are left out of the fit (llmfit/calibration.py), so no factors describe them.
+BACKEND_CHOICES = {"ROCm": ("ROCm", "Vulkan"), "SYCL": ("SYCL", "Vulkan"), "CUDA": ("CUDA",),
+                   "Metal": ("Metal",)}
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class GpuChoice:
 
     model: GpuModel
     count: int = 1
+    backend: str | None = None  # a llama.cpp backend other than the card's own, from "@ vulkan"
+
+    @property
+    def runs_on(self) -> str:
+        return self.backend or self.model.backend
 
 
 def parse_size_gib(text: str) -> float:
@@ -67,7 +78,8 @@ def check_size_gib(value: float, what: str = "size", shown: str | None = None) -
 
 
 def parse_gpu_override(text: str) -> list[GpuChoice]:
-    """GPUs from "RTX 4090", "2x RTX 4090", "2 x RTX 4090" or "RTX 4090 + RTX 3090"."""
+    """GPUs from "RTX 4090", "2x RTX 4090", "2 x RTX 4090" or "RTX 4090 + RTX 3090"; a term may
+    end in "@ vulkan" (or "@ rocm", "@ sycl") to estimate the card on that llama.cpp backend."""
     terms = [term.strip() for term in re.split(r"[+,]", str(text))]
     if not all(terms):
         raise UsageError(f"invalid --gpu value {text!r}: expected a GPU name like '2x RTX 4090'")
@@ -77,6 +89,9 @@ def parse_gpu_override(text: str) -> list[GpuChoice]:
 
 
 def _parse_gpu_term(term: str) -> GpuChoice:
+    backend = None
+    if suffix := _BACKEND_SUFFIX.match(term):
+        term, backend = suffix.group("term").strip(), suffix.group("backend")
     match = _LEADING_COUNT.match(term) or _TRAILING_COUNT.match(term)
     name, count = (match.group("name").strip(), int(match.group("count"))) if match else (term, 1)
     if not 1 <= count <= MAX_GPU_COUNT:
@@ -86,7 +101,22 @@ def _parse_gpu_term(term: str) -> GpuChoice:
         close = suggest_gpu_names(name)
         hint = f"; did you mean: {', '.join(close)}?" if close else ""
         raise UsageError(f"unknown GPU {name!r}{hint}")
-    return GpuChoice(model, count)
+    return GpuChoice(model, count, _backend(model, backend))
+
+
+def _backend(model: GpuModel, wanted: str | None) -> str | None:
+    """The backend a "@ name" suffix asks for, if the card can be estimated on it."""
+    if wanted is None:
+        return None
+    allowed = BACKEND_CHOICES.get(model.backend, (model.backend,))
+    found = [b for b in allowed if b.lower() == wanted.lower()]
+    if not found and len(allowed) == 1:
+        raise UsageError(f"invalid backend {_shown(wanted)} for {model.name}: it is estimated "
+                         f"on {allowed[0]} only")
+    if not found:
+        raise UsageError(f"invalid backend {_shown(wanted)} for {model.name}: use "
+                         + " or ".join(f"@{b.lower()}" for b in allowed))
+    return None if found[0] == model.backend else found[0]
 
 
 def _check_apple_alone(choices: Sequence[GpuChoice]) -> None:
@@ -142,9 +172,10 @@ def _with_cores(spec: SystemSpec, cores: int) -> SystemSpec:
 
 
 def _with_gpus(spec: SystemSpec, choices: list[GpuChoice], *, ram_given: bool) -> SystemSpec:
-    label = " + ".join(f"{c.count}x {c.model.name}" for c in choices)
+    label = " + ".join(f"{c.count}x {c.model.name}" + (f" on {c.backend}" if c.backend else "")
+                       for c in choices)
     if choices[0].model.unified_memory and choices[0].model.backend != "Metal":
-        spec = _with_unified_pc(spec, choices[0].model, ram_given)
+        spec = _with_unified_pc(spec, choices[0], ram_given)
         return _noted(spec, f"GPU overridden: {label}")
     if choices[0].model.unified_memory:
         spec = _with_apple_chip(spec, choices[0].model, ram_given)
@@ -160,7 +191,7 @@ def _table_device(choice: GpuChoice) -> GpuDevice:
         name=model.name,
         vram_gib=model.vram_gib,
         free_vram_gib=model.vram_gib,
-        backend=model.backend,
+        backend=choice.runs_on,
         count=choice.count,
         bandwidth_gbps=model.bandwidth_gbps,
     )
@@ -190,15 +221,16 @@ def _with_apple_chip(spec: SystemSpec, model: GpuModel, ram_given: bool) -> Syst
     )
 
 
-def _with_unified_pc(spec: SystemSpec, model: GpuModel, ram_given: bool) -> SystemSpec:
+def _with_unified_pc(spec: SystemSpec, choice: GpuChoice, ram_given: bool) -> SystemSpec:
     """Strix Halo or GB10: unified memory; the pool the runtime can use of --ram or 128 GB."""
     from llmfit.hardware.unified import simulated_pool_gib
 
+    model, backend = choice.model, choice.runs_on
     if not ram_given:
         note = f"RAM set to {model.vram_gib:.1f} GiB (the usual memory of {model.name})"
         spec = _noted(spec, note, total_ram_gib=model.vram_gib, available_ram_gib=model.vram_gib)
-    pool, note = simulated_pool_gib(model.name, model.backend, spec.os, spec.total_ram_gib)
-    device = GpuDevice(name=model.name, vram_gib=pool, free_vram_gib=pool, backend=model.backend,
+    pool, note = simulated_pool_gib(model.name, backend, spec.os, spec.total_ram_gib)
+    device = GpuDevice(name=model.name, vram_gib=pool, free_vram_gib=pool, backend=backend,
                        unified_memory=True, bandwidth_gbps=model.bandwidth_gbps)
     return _noted(spec, note, gpus=(device,), unified_memory=True,
                   ram_bandwidth_gbps=model.bandwidth_gbps)
