@@ -231,27 +231,48 @@ def parameter_groups(arch: Architecture, params_b: float) -> dict[str, float]:
             "body": body}
 
 
-# K-quants store rows in super-blocks of 256: a tensor whose rows (ne0) are not a multiple of 256
-# falls back to another type (llama.cpp's llama-quant.cpp): Q2_K/Q3_K -> IQ4_NL, Q4_K -> Q5_0,
-# Q5_K -> Q5_1, Q6_K -> Q8_0. Extra bits per weight of the fallback, per base type:
+# K-quants store rows in super-blocks of 256: a tensor whose rows (ne0, its input width) are not a
+# multiple of 256 falls back to another type (tensor_type_fallback in llama.cpp's llama-quant.cpp):
+# Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. Extra bits per weight of the
+# fallback, per file type:
 K_FALLBACK_EXTRA_BPW = {"Q2_K": 4.5 - 2.625, "Q3_K_M": 4.5 - 3.4375, "Q4_K_M": 5.5 - 4.5,
                         "Q5_K_M": 6.0 - 5.5, "Q6_K": 8.5 - 6.5625}
+# ffn_down has its own recipe: Q4_K_M and Q5_K_M store it as Q6_K in about half the layers
+# (use_more_bits), and Q6_K falls back to Q8_0; Q3_K_M mixes Q5_K, Q4_K and Q3_K; Q2_K uses Q3_K.
+K_FALLBACK_DOWN_EXTRA_BPW = {"Q2_K": 4.5 - 3.4375, "Q3_K_M": 1.0,
+                             "Q4_K_M": (5.5 - 4.5 + 8.5 - 6.5625) / 2,
+                             "Q5_K_M": (6.0 - 5.5 + 8.5 - 6.5625) / 2, "Q6_K": 8.5 - 6.5625}
 K_OUTPUT_FALLBACK_BPW = 8.5  # Q6_K output / tied embedding -> Q8_0
 K_BLOCK = 256
 
 
-def k_fallback_share(arch: Architecture) -> float:
-    """Share of the body's weights in tensors whose rows are not a multiple of 256: those with
-    hidden-size rows (q, k, v, gate, up) when hidden_size is not, plus o_proj / down likewise."""
+def _odd_extra(parts: dict[str, tuple[int, int]], quant: str) -> float:
+    """Extra bits per weight of a tensor group, given {tensor: (weights, input width)}: the
+    fallback's extra bits over the weights of tensors whose width is not a multiple of 256."""
+    total = sum(n for n, _ in parts.values())
+    extra = sum(n * (K_FALLBACK_DOWN_EXTRA_BPW if name == "down" else K_FALLBACK_EXTRA_BPW)[quant]
+                for name, (n, width) in parts.items() if width % K_BLOCK)
+    return extra / total if total else 0.0
+
+
+def k_fallback_extra_bpw(arch: Architecture, quant: str) -> tuple[float, float]:
+    """(body, experts): extra bits per weight of each group's tensors that K-quants cannot store.
+    Tensors reading the hidden state (q, k, v, gate, up) fall back when hidden_size is not a
+    multiple of 256; o_proj when heads x head_dim is not; down when its MLP's width is not (Gemma
+    4's 704-wide experts, GLM-4.5's 1408, Qwen2.5-72B's 29568)."""
+    if quant not in K_FALLBACK_EXTRA_BPW:
+        return 0.0, 0.0
     h, q_dim = arch.hidden_size, arch.attention_heads * arch.head_dim
-    width = arch.intermediate_size or arch.moe_intermediate_size or 0
     kv_dim = arch.kv_heads * arch.head_dim
-    parts = {"qkv": h * (q_dim + 2 * kv_dim), "o": q_dim * h, "gate_up": 2 * h * width,
-             "down": width * h}
-    rows = {"qkv": h, "o": q_dim, "gate_up": h, "down": width}
-    total = sum(parts.values())
-    odd = sum(n for k, n in parts.items() if rows[k] % K_BLOCK)
-    return odd / total if total else 0.0
+    width = ((arch.shared_expert_intermediate_size or arch.intermediate_size or 0) if arch.is_moe
+             else (arch.intermediate_size or 0))
+    body = {"qkv": (h * (q_dim + 2 * kv_dim), h), "o": (q_dim * h, q_dim),
+            "gate_up": (2 * h * width, h), "down": (width * h, width)}
+    if not arch.is_moe:
+        return _odd_extra(body, quant), _odd_extra(body, quant)
+    expert = arch.moe_intermediate_size or 0
+    experts = {"gate_up": (2 * h * expert, h), "down": (expert * h, expert)}
+    return _odd_extra(body, quant), _odd_extra(experts, quant)
 
 
 @lru_cache(maxsize=8192)  # analyses ask for the same (model, quant) a few dozen times
@@ -261,10 +282,10 @@ def weight_bytes(arch: Architecture, params_b: float, quant: Quant) -> WeightByt
     body_bpw = quant.dense_bpw if arch.is_moe else quant.body_bpw
     expert_bpw = quant.body_bpw
     output_bpw = quant.output_bpw
-    extra = K_FALLBACK_EXTRA_BPW.get(quant.name)
-    if extra and arch.hidden_size % K_BLOCK:
-        body_bpw += extra * k_fallback_share(arch)
-        expert_bpw += extra * k_fallback_share(arch)
+    body_extra, expert_extra = k_fallback_extra_bpw(arch, quant.name)
+    body_bpw += body_extra
+    expert_bpw += expert_extra
+    if body_extra and arch.hidden_size % K_BLOCK:
         output_bpw = max(output_bpw, K_OUTPUT_FALLBACK_BPW)
     quant = Quant(quant.name, quant.runtime, expert_bpw, quant.embed_bpw, output_bpw,
                   quant.dense_bpw, quant.quality_penalty)
