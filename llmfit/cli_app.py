@@ -33,7 +33,7 @@ GLOBAL_VALUE_OPTIONS = frozenset({"--memory", "--ram", "--cpu-cores", "--gpu", "
 Memory = Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="GPU memory (VRAM) to assume, e.g. 24G.", show_default=False)]
 Ram = Annotated[Optional[str], typer.Option("--ram", metavar="SIZE", help="System RAM to assume, e.g. 64G.", show_default=False)]
 CpuCores = Annotated[Optional[str], typer.Option("--cpu-cores", metavar="N", help="CPU cores to assume.", show_default=False)]
-Gpu = Annotated[Optional[List[str]], typer.Option("--gpu", metavar="NAME", help='Simulate a GPU from the device table: "RTX 4090", "2x RTX 3090" (repeatable).', show_default=False)]
+Gpu = Annotated[Optional[List[str]], typer.Option("--gpu", metavar="NAME", help='Simulate a GPU from the device table: "RTX 4090", "2x RTX 3090", "RX 7900 XTX @ vulkan" (repeatable).', show_default=False)]
 Catalog = Annotated[Optional[str], typer.Option("--catalog", metavar="PATH", help="Extra catalog file whose rows add to or replace models.json (also $LLMFIT_CATALOG).", show_default=False)]
 MaxContext = Annotated[Optional[str], typer.Option("--max-context", metavar="TOKENS", help="Context (tokens) for the estimates; default min(native, 8192) or $OLLAMA_CONTEXT_LENGTH.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON exactly as the REST API answers.")]
