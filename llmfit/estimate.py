@@ -154,16 +154,31 @@ def device_factor_table() -> dict[tuple[str, str], tuple[tuple[str, float], ...]
     return {k: tuple(v) for k, v in table.items()}
 
 
+@cache
+def generation_factor_table() -> dict[tuple[str, str, str], tuple[tuple[str, float], ...]]:
+    """Per-generation factors (data/generations.csv) by generation, device class and backend
+    group: what a card without measurements of its own borrows from its generation's."""
+    table: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
+    for row in _read_data("generations.csv"):
+        key = (row["generation"], row["device_class"], row["backend_group"])
+        table.setdefault(key, []).append((row["quant_family"], float(row["factor"])))
+    return {k: tuple(v) for k, v in table.items()}
+
+
 def for_device(eff: Efficiency, gpu_name: str) -> Efficiency:
-    """The class constants with the factors measured on this very device and backend, where
-    there are any."""
+    """The class constants with the factors measured on this very device and backend, else
+    those of its generation (an RX 7800 XT on ROCm: the RDNA3 cards'), where there are any."""
     from dataclasses import replace
 
-    from llmfit.gpus import lookup_gpu
+    from llmfit.gpus import gpu_generation, lookup_gpu
 
     model = lookup_gpu(gpu_name)
-    own = device_factor_table().get((model.name, eff.group)) if model else None
-    return replace(eff, device=own) if own else eff
+    if model is None:
+        return eff
+    gen = gpu_generation(model.name)
+    factors = dict(generation_factor_table().get((gen or "", eff.device_class, eff.group), ()))
+    factors.update(device_factor_table().get((model.name, eff.group), ()))
+    return replace(eff, device=tuple(factors.items())) if factors else eff
 
 
 @cache

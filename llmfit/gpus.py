@@ -160,3 +160,29 @@ def suggest_gpu_names(name: str, limit: int = 3) -> list[str]:
 
 def _plain(text: str) -> str:
     return " ".join(_token_list(text))
+
+
+# GPU generations by the device table's names: cards of one generation share their kernels'
+# behaviour, so a card without measurements of its own borrows its generation's (scripts/
+# calibrate.py, data/generations.csv). Apple chips have none: their Pro/Max/Ultra tiers differ
+# more than their generations. Unified-memory PCs are their own generation.
+# fmt: off
+_GENERATIONS = (  # first match wins: "Quadro RTX 5000" is Turing, "RTX 5000 Ada" Ada
+    (r"\bquadro rtx\b", "turing"), (r"\bada generation\b", "ada"),
+    (r"\brx 7\d{3}|\bpro w7\d{3}", "rdna3"), (r"\brx 9\d{3}|\br9700\b", "rdna4"),
+    (r"\brx 6\d{3}", "rdna2"), (r"\b80[56]0s\b", "rdna3.5-apu"), (r"\bmi3[02]\d", "cdna3"),
+    (r"\bmi2\d0", "cdna2"), (r"\bmi100\b", "cdna1"), (r"\bgb10\b", "gb10"),
+    (r"\brtx 50\d0|\brtx pro \d+ blackwell|\bb200\b", "blackwell"),
+    (r"\brtx 40\d0|\bl4\b|\bl40s?\b", "ada"), (r"\bg?h[12]00\b", "hopper"),
+    (r"\brtx 30\d0|\brtx a\d{4}\b|\ba(2|10g?|30|40|100)\b", "ampere"),
+    (r"\brtx 20\d0|\bt4\b|\bt(400|1000)\b", "turing"), (r"\bv100s?\b", "volta"),
+    (r"\bp(40|100)\b", "pascal"), (r"\bm40\b", "maxwell"),
+    (r"\barc a\d{3}\b", "alchemist"), (r"\barc b\d{3}\b", "battlemage"),
+)
+# fmt: on
+
+
+def gpu_generation(name: str) -> str | None:
+    """The generation of a device table's card ("NVIDIA GeForce RTX 4090" -> "ada"), or None."""
+    text = name.lower()
+    return next((gen for pattern, gen in _GENERATIONS if re.search(pattern, text)), None)

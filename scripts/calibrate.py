@@ -2,7 +2,7 @@
 
   python scripts/calibrate.py          print the fitted values and the tables
   python scripts/calibrate.py --write  rewrite the tables in llmfit/data/ (quants, efficiency,
-                                       kernels, devices, accuracy, prefill)
+                                       kernels, devices, generations, accuracy, prefill)
 
 Weights: scripts/calibrate_quants.py (bits per weight per file type, fitted to gguf-sizes.csv).
 Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x bandwidth)
@@ -21,7 +21,6 @@ leave-one-out error per group.
 
 from __future__ import annotations
 
-import csv
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -34,8 +33,11 @@ sys.path.insert(0, str(ROOT))
 from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
 from llmfit.estimate import (GPU_GROUPS, Efficiency, attended_tokens,  # noqa: E402
                              quant_family)
+from llmfit.gpus import gpu_generation  # noqa: E402
 from calibrate_prefill import HEADER as PREFILL_HEADER, prefill_table_rows  # noqa: E402
 from calibrate_quants import HEADER as QUANTS_HEADER, quant_rows  # noqa: E402
+from calibrate_io import (ACCURACY_HEADER, DEVICES_HEADER, EFFICIENCY_HEADER,  # noqa: E402
+                          GENERATIONS_HEADER, KERNELS_HEADER, write_csv)
 
 
 # ---- decode speed -----------------------------------------------------------------------------
@@ -64,19 +66,28 @@ class Constants:
     moe: dict[str, float]
     depth: dict[str, float]
     devices: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    generations: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
 
     def efficiency(self, cls: str, group: str, device: str | None = None) -> Efficiency:
-        own = tuple((f, k) for (d, g, f), k in self.devices.items() if d == device and g == group)
+        gen = gpu_generation(device or "")
+        own = {f: k for (g_, c_, grp, f), k in self.generations.items()
+               if g_ == gen and c_ == cls and grp == group}
+        own.update({f: k for (d, g, f), k in self.devices.items() if d == device and g == group})
         return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True, self.moe[group] * 1e3,
                           self.depth[group], kernels=tuple(self.kernels[group].items()),
-                          device=own, group=group)
+                          device=tuple(own.items()), group=group)
 
     def for_row(self, m: Measurement) -> Efficiency:
         return self.efficiency(m.device_class, m.group, m.device_key)
 
 
 def _device(m: Measurement, c: Constants) -> float:
-    return c.devices.get((m.device_key or "", m.group, quant_family(m.quant)), 1.0)
+    """The row's device factor: its card's own, else its card's generation's, else 1."""
+    family = quant_family(m.quant)
+    if (own := c.devices.get((m.device_key or "", m.group, family))) is not None:
+        return own
+    gen = gpu_generation(m.device_key or "")
+    return c.generations.get((gen, m.device_class, m.group, family), 1.0) if gen else 1.0
 
 
 def _mem_seconds(m: Measurement, c: Constants) -> float:
@@ -186,6 +197,7 @@ def fit(rows: list[Measurement]) -> Constants:
             deep = [r for m in mine if m.depth >= 1024 and (r := _ratio(m, c, "depth")) is not None]
             c.depth[group] = statistics.median(deep) if deep else DEFAULT_DEPTH_BYTES
         c.devices = _device_factors(rows, c)
+        c.generations = _generation_factors(rows, c)
     return c
 
 
@@ -209,6 +221,27 @@ def _device_factors(rows: list[Measurement], c: Constants) -> dict[tuple[str, st
             dense = [r for r, moe in found if not moe]
             out[key] = statistics.median(dense or [r for r, _ in found])
     return out
+
+
+# Backend groups whose cards borrow their generation's factors. Not CUDA: there it moved the
+# held-out errors both ways (an RTX 5060 Ti 8GB row -15% -> -2%, but an RTX 4090 row -4% -> -19%,
+# an A100 row +9% -> +23% and an RTX 6000 Ada row +19% -> +31%, borrowing the GeForce cards').
+GENERATION_GROUPS = ("rocm", "vulkan")
+
+
+def _generation_factors(rows: list[Measurement],
+                        c: Constants) -> dict[tuple[str, str, str, str], float]:
+    """Per (GPU generation, device class, backend group, quant family): the median residual of
+    the dense rows of that generation's cards. A card without a factor of its own for a family
+    takes its generation's: two RDNA3 cards decode K-quants on ROCm at about half the speed of
+    the Strix Halo rows that set the ROCm kernel factor."""
+    found: dict[tuple[str, str, str, str], list[float]] = {}
+    for m in rows:
+        gen = gpu_generation(m.device_key or "")
+        if (gen and m.group in GENERATION_GROUPS and m.depth < 1024 and not m.model.is_moe
+                and (r := _ratio(m, c, "device")) is not None):
+            found.setdefault((gen, m.device_class, m.group, quant_family(m.quant)), []).append(r)
+    return {key: statistics.median(found[key]) for key in found}
 
 
 def errors(rows: list[Measurement], c: Constants) -> list[float]:
@@ -290,6 +323,20 @@ def device_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]
     return out
 
 
+def generation_rows(rows: list[Measurement], c: Constants) -> list[dict[str, object]]:
+    """The rows of llmfit/data/generations.csv."""
+    out: list[dict[str, object]] = []
+    for (gen, cls, group, family), factor in sorted(c.generations.items()):
+        cards = sorted({m.device_key for m in rows if m.device_key and m.group == group
+                        and gpu_generation(m.device_key) == gen and m.device_class == cls
+                        and quant_family(m.quant) == family and m.depth < 1024
+                        and not m.model.is_moe})
+        out.append({"generation": gen, "device_class": cls, "backend_group": group,
+                    "quant_family": family, "factor": round(factor, 4),
+                    "source": "median residual of the dense rows of " + " + ".join(cards)})
+    return out
+
+
 def accuracy_rows(rows: list[Measurement], inside: list[float],
                   loo: list[float]) -> list[dict[str, object]]:
     """In-sample and leave-one-out error per evaluation group (llmfit/data/accuracy.csv)."""
@@ -303,27 +350,6 @@ def accuracy_rows(rows: list[Measurement], inside: list[float],
     return out
 
 
-def write_csv(path: Path, rows: list[dict[str, object]], header: str) -> None:
-    with path.open("w", newline="") as fh:
-        fh.write(header)
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-EFFICIENCY_HEADER = ("# Decode-speed model per device class and backend group (see "
-                     "llmfit/estimate.py), with the\n# leave-one-out error of its rows. "
-                     "Generated by scripts/calibrate.py from tests/data/*.csv.\n")
-KERNELS_HEADER = ("# Quant-kernel speed factors per backend group (cpu, metal, cuda, rocm, vulkan), "
-                  "relative to the\n# legacy types (Q4_0, Q8_0). Generated by scripts/calibrate.py "
-                  "from tests/data/*.csv.\n")
-DEVICES_HEADER = ("# Per-device speed factors by backend group and quant family where a device "
-                  "has several\n# measurements. Generated by scripts/calibrate.py from "
-                  "tests/data/*.csv.\n")
-ACCURACY_HEADER = ("# Decode-speed error per group, in-sample and leave-one-out (%).\n"
-                   "# Generated by scripts/calibrate.py from tests/data/*.csv.\n")
-
-
 def tables() -> dict[str, tuple[list[dict[str, object]], str]]:
     """Every generated table with its header, by file name."""
     rows, _ = measurements()
@@ -333,6 +359,7 @@ def tables() -> dict[str, tuple[list[dict[str, object]], str]]:
             "efficiency.csv": (efficiency_rows(rows, c, loo), EFFICIENCY_HEADER),
             "kernels.csv": (kernel_rows(rows, c), KERNELS_HEADER),
             "devices.csv": (device_rows(rows, c), DEVICES_HEADER),
+            "generations.csv": (generation_rows(rows, c), GENERATIONS_HEADER),
             "accuracy.csv": (accuracy_rows(rows, errors(rows, c), loo), ACCURACY_HEADER),
             "prefill.csv": (prefill_table_rows(), PREFILL_HEADER)}
 

@@ -23,6 +23,7 @@ def generated():
 
 
 @pytest.mark.parametrize("name", ["quants.csv", "efficiency.csv", "kernels.csv", "devices.csv",
+                                  "generations.csv",
                                   "accuracy.csv", "prefill.csv"])
 def test_shipped_tables_are_what_calibrate_produces(generated, name):
     rows, _ = generated[name]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llmfit.gpus import all_gpus, lookup_gpu, lookup_gpu_by_pci, name_tokens, suggest_gpu_names
+from llmfit.gpus import (all_gpus, gpu_generation, lookup_gpu, lookup_gpu_by_pci, name_tokens,
+                         suggest_gpu_names)
 
 
 def _name(query: str, vram_gib: float | None = None) -> str | None:
@@ -225,3 +226,31 @@ def test_estimation_reference_bandwidths_are_in_the_table() -> None:
     }
     found = {name: getattr(lookup_gpu(name), "bandwidth_gbps", None) for name in reference}
     assert found == reference
+
+
+@pytest.mark.parametrize(
+    ("name", "generation"),
+    [
+        ("AMD Radeon RX 7900 XTX", "rdna3"),
+        ("AMD Radeon PRO W7900", "rdna3"),
+        ("AMD Radeon RX 9070 XT", "rdna4"),
+        ("AMD Radeon RX 6800 XT", "rdna2"),
+        ("AMD Radeon 8060S", "rdna3.5-apu"),
+        ("AMD Instinct MI300X", "cdna3"),
+        ("NVIDIA GeForce RTX 5090", "blackwell"),
+        ("NVIDIA RTX 5000 Ada Generation", "ada"),  # not Blackwell for its "5000"
+        ("Quadro RTX 5000", "turing"),
+        ("NVIDIA L40S", "ada"),
+        ("NVIDIA A10G", "ampere"),
+        ("NVIDIA GB10", "gb10"),
+        ("Intel Arc B580", "battlemage"),
+        ("Apple M2 Ultra", None),  # Apple tiers differ more than their generations
+    ],
+)
+def test_gpu_generation(name: str, generation: str | None) -> None:
+    assert gpu_generation(name) == generation
+
+
+def test_every_non_apple_card_has_a_generation() -> None:
+    missing = [g.name for g in all_gpus() if g.backend != "Metal" and gpu_generation(g.name) is None]
+    assert missing == []

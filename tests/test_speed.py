@@ -165,3 +165,22 @@ def test_moe_layers_cost_a_fixed_time_that_weighs_most_on_fast_memory(service_fo
         tps = rows(service_for, box, search=moe.name, quant="Q4_K_M")[moe.name]["estimated_tps"]
         share[card] = moe_overhead_seconds(moe.arch, efficiency_for("gpu", "CUDA")) * tps
     assert share["NVIDIA GeForce RTX 5090"] > 2 * share["NVIDIA GB10"]
+
+
+def test_a_card_without_rows_borrows_its_generations_factor():
+    # No RX 7800 XT rows: on ROCm it takes the RDNA3 cards' K-quant factor (RX 7900 XTX and
+    # PRO W7900 rows), not the backend's, which Strix Halo rows also set.
+    from llmfit.estimate import (device_factor_table, efficiency_for, for_device,
+                                 generation_factor_table)
+
+    base = efficiency_for("gpu", "ROCm")
+    rdna3 = dict(generation_factor_table()[("rdna3", "gpu", "rocm")])
+    card = for_device(base, "AMD Radeon RX 7800 XT")
+    assert card.kernel("Q4_K_M") == pytest.approx(base.kernel("Q4_K_M") * rdna3["kquant"])
+    assert rdna3["kquant"] < 0.9
+    # A card's own factors win over its generation's; Apple chips have no generation.
+    own = dict(device_factor_table()[("AMD Radeon 8060S", "rocm")])
+    strix = dict(for_device(base, "AMD Radeon 8060S").device)
+    assert own and all(strix[family] == factor for family, factor in own.items())
+    assert dict(for_device(efficiency_for("apple", "Metal"), "Apple M2").device) == dict(
+        device_factor_table()[("Apple M2", "metal")])
