@@ -233,8 +233,8 @@ def _generation_factors(rows: list[Measurement],
                         c: Constants) -> dict[tuple[str, str, str, str], float]:
     """Per (GPU generation, device class, backend group, quant family): the median residual of
     the dense rows of that generation's cards. A card without a factor of its own for a family
-    takes its generation's: two RDNA3 cards decode K-quants on ROCm at about half the speed of
-    the Strix Halo rows that set the ROCm kernel factor."""
+    takes its generation's: two RDNA3 cards stream K-quants on ROCm at about 60% of the share of
+    their bandwidth that the Strix Halo rows, which also set the ROCm kernel factor, reach."""
     found: dict[tuple[str, str, str, str], list[float]] = {}
     for m in rows:
         gen = gpu_generation(m.device_key or "")
