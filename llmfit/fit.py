@@ -252,7 +252,8 @@ def analyse(model: ModelSpec, pools: Pools, options: AnalysisOptions) -> FitResu
     on_gpu = 0.0 if placed.mode is RunMode.CPU_ONLY else max(placed.gpu_fraction, 0.0)
     prefill = estimate_prefill_tps(model.arch, model.active_params_b or model.params_b,
                                    model.is_moe, pools.gpu_tflops, pools.gpu_backend,
-                                   pools.cpu_cores, on_gpu if placed.mode is not RunMode.GPU else 1.0)
+                                   pools.cpu_cores, on_gpu if placed.mode is not RunMode.GPU else 1.0,
+                                   pools.gpu_generation)
     return FitResult(model, runtime, quant.name, placed.level, placed.mode, context, usable,
                      placed.required_gib, placed.available_gib, placed.total_gib,
                      placed.offloaded_gib, weights.total / GIB, speed, scores, notes, assumed,

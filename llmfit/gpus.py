@@ -182,6 +182,13 @@ _GENERATIONS = (  # first match wins: "Quadro RTX 5000" is Turing, "RTX 5000 Ada
 # fmt: on
 
 
+# Backend groups where a card without measurements borrows its generation's factors (decode:
+# scripts/calibrate.py; prompt: scripts/calibrate_prefill.py). Not CUDA: there it moved the
+# held-out errors both ways (an RTX 5060 Ti 8GB decode row -15% -> -2%, but an RTX 4090 row
+# -4% -> -19%, an A100 row +9% -> +23% and an RTX 6000 Ada row +19% -> +31%).
+GENERATION_GROUPS = ("rocm", "vulkan")
+
+
 def gpu_generation(name: str) -> str | None:
     """The generation of a device table's card ("NVIDIA GeForce RTX 4090" -> "ada"), or None."""
     text = name.lower()

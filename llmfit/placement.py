@@ -100,6 +100,7 @@ class Pools:
     cpu_arch: str = "x86_64"
     gpu_tflops: float | None = None  # peak dense FP16 of the first GPU (prompt processing)
     cpu_cores: int = 1
+    gpu_generation: str | None = None  # of the first GPU (llmfit.gpus.gpu_generation)
 
 
 def main_efficiency(mode: RunMode, pools: Pools) -> Efficiency | None:
@@ -142,7 +143,9 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
                  cpu_arch=system.arch,
                  gpu_tflops=_fp16_tflops(system.gpus[0].name, system.gpus[0].vram_gib)
                  if system.gpus else None,
-                 cpu_cores=max(int(system.cpu_cores), 1))
+                 cpu_cores=max(int(system.cpu_cores), 1),
+                 gpu_generation=_generation(system.gpus[0].name, system.gpus[0].vram_gib)
+                 if system.gpus else None)
 
 
 @lru_cache(maxsize=64)
@@ -151,6 +154,14 @@ def _fp16_tflops(name: str, vram_gib: float | None) -> float | None:
 
     model = lookup_gpu(name, vram_gib)
     return model.fp16_tflops if model is not None else None
+
+
+@lru_cache(maxsize=64)
+def _generation(name: str, vram_gib: float | None) -> str | None:
+    from llmfit.gpus import gpu_generation, lookup_gpu
+
+    model = lookup_gpu(name, vram_gib)
+    return gpu_generation(model.name) if model is not None else None
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,13 @@ def flops_per_token(arch: Architecture, active_params_b: float, tokens: int = PP
 
 
 def device_prefill_tps(arch: Architecture, active_params_b: float, tflops: float | None,
-                       backend: str, tokens: int = PP_TOKENS) -> float | None:
-    """Prompt tokens per second on one device, None where its compute is unknown."""
-    eff = prefill_table().get(backend)
+                       backend: str, tokens: int = PP_TOKENS,
+                       generation: str | None = None) -> float | None:
+    """Prompt tokens per second on one device, None where its compute is unknown. A GPU
+    generation with rows of its own on this backend (`rocm/rdna3`) uses its own efficiency."""
+    table = prefill_table()
+    eff = table.get(f"{backend}/{generation}") if generation else None
+    eff = eff or table.get(backend)
     if not tflops or eff is None:
         return None
     return eff.efficiency * tflops * 1e12 / flops_per_token(arch, active_params_b, tokens)
@@ -86,11 +90,12 @@ def split_prefill_tps(gpu_tps: float | None, cpu_tps: float | None, gpu_share: f
 
 def estimate_prefill_tps(arch: Architecture, active_params_b: float, moe: bool,
                          gpu_tflops: float | None, gpu_backend: str | None, cpu_cores: int,
-                         gpu_share: float) -> float | None:
+                         gpu_share: float, gpu_generation: str | None = None) -> float | None:
     """Prompt tokens per second (pp512) of a run that does `gpu_share` of its work on the GPU."""
     gpu = cpu = None
     if gpu_share > 0:
-        gpu = device_prefill_tps(arch, active_params_b, gpu_tflops, backend_key(gpu_backend))
+        gpu = device_prefill_tps(arch, active_params_b, gpu_tflops, backend_key(gpu_backend),
+                                 generation=gpu_generation)
         gpu = gpu * moe_factor("moe_gpu") if gpu is not None and moe else gpu
     if gpu_share < 1:
         cpu = device_prefill_tps(arch, active_params_b, cpu_tflops(cpu_cores), "cpu")

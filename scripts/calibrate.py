@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from llmfit.calibration import Measurement, measurements, predict_tps  # noqa: E402
 from llmfit.estimate import (GPU_GROUPS, Efficiency, attended_tokens,  # noqa: E402
                              quant_family)
-from llmfit.gpus import gpu_generation  # noqa: E402
+from llmfit.gpus import GENERATION_GROUPS, gpu_generation  # noqa: E402
 from calibrate_prefill import HEADER as PREFILL_HEADER, prefill_table_rows  # noqa: E402
 from calibrate_quants import HEADER as QUANTS_HEADER, quant_rows  # noqa: E402
 from calibrate_io import (ACCURACY_HEADER, DEVICES_HEADER, EFFICIENCY_HEADER,  # noqa: E402
@@ -221,12 +221,6 @@ def _device_factors(rows: list[Measurement], c: Constants) -> dict[tuple[str, st
             dense = [r for r, moe in found if not moe]
             out[key] = statistics.median(dense or [r for r, _ in found])
     return out
-
-
-# Backend groups whose cards borrow their generation's factors. Not CUDA: there it moved the
-# held-out errors both ways (an RTX 5060 Ti 8GB row -15% -> -2%, but an RTX 4090 row -4% -> -19%,
-# an A100 row +9% -> +23% and an RTX 6000 Ada row +19% -> +31%, borrowing the GeForce cards').
-GENERATION_GROUPS = ("rocm", "vulkan")
 
 
 def _generation_factors(rows: list[Measurement],

@@ -6,7 +6,9 @@ backend's efficiency is the median over its dense-model rows, and a row's held-o
 prediction from the median of the other rows of its backend. Mixtures of experts run their
 prompt through many small expert matmuls: their rows give one factor on top, per side (row
 `moe_gpu` from GPU backends, `moe_cpu` from CPU rows), the median of what they imply over their
-backend's dense efficiency.
+backend's dense efficiency. On ROCm and Vulkan a GPU generation with rows of its own (RDNA3,
+the Strix Halo APU ...) gets its own efficiency too, the median of its rows (rows `rocm/rdna3`
+...), and a row is predicted from the other rows of its generation where there are any.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from llmfit.calibration import read_rows, resolve_model  # noqa: E402
-from llmfit.gpus import lookup_gpu  # noqa: E402
+from llmfit.gpus import GENERATION_GROUPS, gpu_generation, lookup_gpu  # noqa: E402
 from llmfit.prefill import PP_TOKENS, cpu_tflops, flops_per_token  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "prefill-published.csv"
@@ -42,20 +44,25 @@ class PrefillRow:
     flops: float
     pp_tps: float
     moe: bool = False
+    generation: str | None = None  # on ROCm and Vulkan: the card's GPU generation
 
     @property
     def implied(self) -> float:
         return self.pp_tps * self.flops / (self.tflops * 1e12)
 
 
+def _gpu(row: dict[str, str]):
+    for name in (row["device"], re.sub(r"\s*\(.*\)", "", row["device"])):
+        if (gpu := lookup_gpu(name)) is not None:
+            return gpu
+    return None
+
+
 def _tflops(row: dict[str, str]) -> float | None:
     if row["backend"] == "CPU":
         return cpu_tflops(int(row["threads"])) if row.get("threads") else None
-    for name in (row["device"], re.sub(r"\s*\(.*\)", "", row["device"])):
-        gpu = lookup_gpu(name)
-        if gpu is not None:
-            return gpu.fp16_tflops
-    return None
+    gpu = _gpu(row)
+    return gpu.fp16_tflops if gpu is not None else None
 
 
 def prefill_rows() -> tuple[list[PrefillRow], list[str]]:
@@ -75,28 +82,36 @@ def prefill_rows() -> tuple[list[PrefillRow], list[str]]:
         model = resolve_model(row["model"])
         tokens = int(row.get("pp_tokens") or PP_TOKENS)
         flops = flops_per_token(model.arch, active, tokens) if model else 2 * active * 1e9
-        out.append(PrefillRow(row["device"], BACKENDS[row["backend"]], tflops, flops,
-                              float(row["pp_tps"]), bool(row.get("active_params_b"))))
+        backend, gpu = BACKENDS[row["backend"]], _gpu(row)
+        generation = (gpu_generation(gpu.name) if gpu and gpu.backend != "CUDA"
+                      and backend in GENERATION_GROUPS else None)
+        out.append(PrefillRow(row["device"], backend, tflops, flops, float(row["pp_tps"]),
+                              bool(row.get("active_params_b")), generation))
     return out, skipped
 
 
 def _errors(rows: list[PrefillRow], held_out: bool) -> list[float]:
+    """Each row's error, predicted from its generation's rows where there are any (besides
+    itself, held out), else from its backend's."""
     errs = []
     for i, row in enumerate(rows):
-        peers = [r.implied for j, r in enumerate(rows)
+        peers = [r for j, r in enumerate(rows)
                  if r.backend == row.backend and (j != i or not held_out)]
+        same = [r for r in peers if row.generation and r.generation == row.generation]
         if peers:
-            errs.append(statistics.median(peers) / row.implied - 1)
+            errs.append(statistics.median(r.implied for r in same or peers) / row.implied - 1)
     return errs
 
 
 def moe_factor(rows: list[PrefillRow], cpu: bool) -> tuple[float, list[float]]:
     """The MoE factor of one side (CPU or GPU backends) and each MoE row's implied factor
-    (over its backend's dense median)."""
-    dense = {b: statistics.median(r.implied for r in rows if r.backend == b and not r.moe)
-             for b in {r.backend for r in rows if not r.moe}}
-    ratios = [r.implied / dense[r.backend] for r in rows
-              if r.moe and r.backend in dense and (r.backend == "cpu") == cpu]
+    (over the dense median of its generation where it has one, else of its backend)."""
+    keys = {(r.backend, r.generation) for r in rows if not r.moe}
+    keys |= {(b, None) for b, _ in keys}
+    dense = {(b, g): statistics.median(r.implied for r in rows if r.backend == b and not r.moe
+                                       and (g is None or r.generation == g)) for b, g in keys}
+    ratios = [r.implied / dense.get((r.backend, r.generation), dense[(r.backend, None)])
+              for r in rows if r.moe and (r.backend, None) in dense and (r.backend == "cpu") == cpu]
     return (statistics.median(ratios) if ratios else 1.0), ratios
 
 
@@ -129,6 +144,17 @@ def prefill_table_rows() -> list[dict[str, object]]:
                     "loo_median_pct": round(statistics.median(loo) * 100, 1),
                     "loo_max_pct": round(max(loo) * 100, 1),
                     "source": f"median of {len(mine)} rows of tests/data/prefill-published.csv"})
+        for gen in sorted({r.generation for r in mine if r.generation}):
+            own = [r for r in mine if r.generation == gen]
+            errs = [abs(e) for r, e in zip(mine, _errors(mine, True)) if r.generation == gen]
+            out.append({"backend": f"{backend}/{gen}",
+                        "efficiency": round(statistics.median(r.implied for r in own), 4),
+                        "rows": len(own), "in_median_pct": round(statistics.median(
+                            abs(e) for r, e in zip(mine, _errors(mine, False))
+                            if r.generation == gen) * 100, 1),
+                        "loo_median_pct": round(statistics.median(errs) * 100, 1),
+                        "loo_max_pct": round(max(errs) * 100, 1),
+                        "source": f"median of the {len(own)} rows of {gen} cards"})
     return out
 
 

@@ -96,3 +96,19 @@ def test_info_takes_the_kv_type_and_sequences_too(cli):
     row = json.loads(done.stdout)["models"][0]
     # Qwen3-8B: 36 layers x 8 KV heads x 128 x (K+V) x 8,192 tokens, q4_0 = 18/32 bytes, 2 caches.
     assert row["memory_breakdown"]["kv_cache_gb"] == round(36 * 8 * 128 * 2 * 8192 * 18 / 32 * 2 / 2**30, 2)
+
+
+def test_a_gpu_generation_with_rows_has_its_own_prefill_efficiency(catalog):
+    # On ROCm the Strix Halo APU reaches ~0.21 of its FP16 peak in pp512 and discrete RDNA3
+    # cards ~0.36; one median over both missed each by 40%. A generation with rows uses its
+    # own; one without (CDNA3) the backend's.
+    from llmfit.prefill import device_prefill_tps
+
+    model = next(m for m in catalog if m.name == "meta-llama/Llama-3.1-8B-Instruct")
+    table = prefill_table()
+    flops = flops_per_token(model.arch, model.params_b)
+    rdna3 = device_prefill_tps(model.arch, model.params_b, 122.8, "rocm", generation="rdna3")
+    assert rdna3 == pytest.approx(table["rocm/rdna3"].efficiency * 122.8e12 / flops)
+    assert table["rocm/rdna3"].efficiency > 1.5 * table["rocm/rdna3.5-apu"].efficiency
+    cdna3 = device_prefill_tps(model.arch, model.params_b, 1307.4, "rocm", generation="cdna3")
+    assert cdna3 == pytest.approx(table["rocm"].efficiency * 1307.4e12 / flops)
