@@ -39,8 +39,6 @@ WINDOWS_CUDA_NOTE = ("Windows: speeds are estimated for llama.cpp's CUDA backend
                      "native Windows builds have decoded MoE models up to 2x slower (WSL2 does "
                      "not), so treat MoE speeds here as upper bounds")
 
-WINDOWS_OTHER_GPUS_NOTE = ("Windows: AMD and Intel GPUs are not detected (only NVIDIA, through its "
-                           "driver); simulate one with --gpu NAME, e.g. --gpu \"RX 7900 XTX\"")
 
 
 def detect_system(*, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc"),
@@ -105,7 +103,11 @@ def _detect_gpus(
         if system == "windows" and readings:
             notes.append(WINDOWS_CUDA_NOTE)
     if system == "windows":
-        notes.append(WINDOWS_OTHER_GPUS_NOTE)
+        from llmfit.hardware.windows import probe_windows_gpus
+
+        readings, found = probe_windows_gpus()
+        gpus += group_readings(readings, "Vulkan")
+        notes += found
     if system == "linux":
         readings, found = probe_amd(sys_root)
         if readings:
