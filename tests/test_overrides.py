@@ -111,6 +111,8 @@ def test_a_gpu_term_can_name_the_backend(text: str, expected: list[tuple[str, in
                                "@vulkan"),
         ("RX 7900 XTX @", "invalid backend '' for AMD Radeon RX 7900 XTX"),
         ("Apple M2 Ultra @ vulkan", "it is estimated on Metal only"),
+        ("RX 7900 XTX @ vulkan @ rocm", "invalid GPU 'RX 7900 XTX @ vulkan @ rocm': name one "
+                                        "backend at most"),
     ],
 )
 def test_a_backend_the_card_cannot_be_estimated_on_is_a_usage_error(text: str,

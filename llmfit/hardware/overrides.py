@@ -90,6 +90,9 @@ def parse_gpu_override(text: str) -> list[GpuChoice]:
 
 def _parse_gpu_term(term: str) -> GpuChoice:
     backend = None
+    if term.count("@") > 1:
+        raise UsageError(f"invalid GPU {_shown(term)}: name one backend at most, like "
+                         "'RX 7900 XTX @ vulkan'")
     if suffix := _BACKEND_SUFFIX.match(term):
         term, backend = suffix.group("term").strip(), suffix.group("backend")
     match = _LEADING_COUNT.match(term) or _TRAILING_COUNT.match(term)
