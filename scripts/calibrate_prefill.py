@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from llmfit.calibration import read_rows, resolve_model  # noqa: E402
-from llmfit.gpus import GENERATION_GROUPS, gpu_generation, lookup_gpu  # noqa: E402
+from llmfit.gpus import GENERATION_GROUPS, GpuModel, gpu_generation, lookup_gpu  # noqa: E402
 from llmfit.prefill import PP_TOKENS, cpu_tflops, flops_per_token  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "prefill-published.csv"
@@ -51,7 +51,7 @@ class PrefillRow:
         return self.pp_tps * self.flops / (self.tflops * 1e12)
 
 
-def _gpu(row: dict[str, str]):
+def _gpu(row: dict[str, str]) -> GpuModel | None:
     for name in (row["device"], re.sub(r"\s*\(.*\)", "", row["device"])):
         if (gpu := lookup_gpu(name)) is not None:
             return gpu
@@ -144,14 +144,14 @@ def prefill_table_rows() -> list[dict[str, object]]:
                     "loo_median_pct": round(statistics.median(loo) * 100, 1),
                     "loo_max_pct": round(max(loo) * 100, 1),
                     "source": f"median of {len(mine)} rows of tests/data/prefill-published.csv"})
+        held, fitted = _errors(mine, True), _errors(mine, False)
         for gen in sorted({r.generation for r in mine if r.generation}):
             own = [r for r in mine if r.generation == gen]
-            errs = [abs(e) for r, e in zip(mine, _errors(mine, True)) if r.generation == gen]
+            errs = [abs(e) for r, e in zip(mine, held) if r.generation == gen]
             out.append({"backend": f"{backend}/{gen}",
                         "efficiency": round(statistics.median(r.implied for r in own), 4),
                         "rows": len(own), "in_median_pct": round(statistics.median(
-                            abs(e) for r, e in zip(mine, _errors(mine, False))
-                            if r.generation == gen) * 100, 1),
+                            abs(e) for r, e in zip(mine, fitted) if r.generation == gen) * 100, 1),
                         "loo_median_pct": round(statistics.median(errs) * 100, 1),
                         "loo_max_pct": round(max(errs) * 100, 1),
                         "source": f"median of the {len(own)} rows of {gen} cards"})
