@@ -131,6 +131,7 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
             eff = for_device(on_this_machine(efficiency_for(device_class(gpu.name, gpu.backend),
                                                             gpu.backend)), gpu.name)
     bandwidth = None if unknown_bw or not weighted_time else gpu_gib / weighted_time
+    first = _compute_facts(system.gpus[0].name, system.gpus[0].vram_gib) if system.gpus else None
     return Pools(gpu_gib=gpu_gib, ram_gib=system.available_ram_gib, gpu_backend=backend,
                  gpu_bandwidth_gbps=bandwidth, gpu_efficiency=eff,
                  cpu_bandwidth_gbps=cpu_stream_gbps(system.ram_bandwidth_gbps, system.cpu_cores,
@@ -141,27 +142,19 @@ def machine_pools(system: SystemSpec, local: Mapping[str, float] | None = None) 
                  unified=system.unified_memory,
                  cpu_bandwidth_measured=system.cpu_bandwidth_gbps is not None,
                  cpu_arch=system.arch,
-                 gpu_tflops=_fp16_tflops(system.gpus[0].name, system.gpus[0].vram_gib)
-                 if system.gpus else None,
+                 gpu_tflops=first[0] if first else None,
                  cpu_cores=max(int(system.cpu_cores), 1),
-                 gpu_generation=_generation(system.gpus[0].name, system.gpus[0].vram_gib)
-                 if system.gpus else None)
+                 gpu_generation=first[1] if first else None)
 
 
 @lru_cache(maxsize=64)
-def _fp16_tflops(name: str, vram_gib: float | None) -> float | None:
-    from llmfit.gpus import lookup_gpu
-
-    model = lookup_gpu(name, vram_gib)
-    return model.fp16_tflops if model is not None else None
-
-
-@lru_cache(maxsize=64)
-def _generation(name: str, vram_gib: float | None) -> str | None:
+def _compute_facts(name: str, vram_gib: float | None) -> tuple[float | None, str | None] | None:
+    """(peak dense FP16 TFLOPS, GPU generation) of a card from the device table, for prompt
+    processing; None for a card the table lacks."""
     from llmfit.gpus import gpu_generation, lookup_gpu
 
     model = lookup_gpu(name, vram_gib)
-    return gpu_generation(model.name) if model is not None else None
+    return (model.fp16_tflops, gpu_generation(model.name)) if model is not None else None
 
 
 @dataclass(frozen=True)
