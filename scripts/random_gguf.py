@@ -1,11 +1,13 @@
 """Write an F16 GGUF with random weights of exactly the shapes of a catalog model.
 
-    python scripts/random_gguf.py MODEL_NAME OUT.gguf
+    python scripts/random_gguf.py MODEL_NAME OUT.gguf [--q8]
 
 Decode speed depends on tensor shapes and types, not on weight values, so a random-weight model
 quantized with `llama-quantize` runs at the real model's speed and has its file size (see
 shared/reference/cpu-measurement.md). Supported catalog architectures: dense Llama/Qwen2/Qwen3
-shapes and OLMoE-style MoE. The tokenizer is synthetic, with exactly vocab_size tokens.
+shapes, OLMoE-style MoE and DeepSeek-V2 (MLA attention, a leading dense block, shared experts).
+The tokenizer is synthetic, with exactly vocab_size tokens. --q8 writes Q8_0 instead of F16
+(half the disk, streamed tensor by tensor; requantize with `llama-quantize --allow-requantize`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gguf import GGUFWriter  # noqa: E402
+from gguf import GGMLQuantizationType, GGUFWriter  # noqa: E402
 
 from llmfit.catalog import load_catalog  # noqa: E402
 
 # Hub family -> (llama.cpp architecture, has q/k/v biases, has q/k norms)
 ARCHES = {"Llama": ("llama", False, False), "Qwen2.5": ("qwen2", True, False),
-          "Qwen3": ("qwen3", False, True), "OLMoE": ("olmoe", False, True)}
+          "Qwen3": ("qwen3", False, True), "OLMoE": ("olmoe", False, True),
+          "DeepSeek-V2": ("deepseek2", False, False)}
 _RANDOM = np.random.default_rng(0).normal(0, 0.02, 1 << 24).astype(np.float16)
+Q8_BLOCK, Q8_BYTES = 32, 34  # Q8_0: 32 weights in 34 bytes (f16 scale + 32 int8)
 
 
 def random_f16(shape: tuple[int, ...]) -> np.ndarray:
@@ -35,7 +39,50 @@ def random_f16(shape: tuple[int, ...]) -> np.ndarray:
     return np.tile(_RANDOM, reps)[:n].reshape(shape)
 
 
+def deepseek2_tensors(model):
+    """DeepSeek-V2 layout as llama.cpp loads it (src/models/deepseek2.cpp): MLA with the
+    compressed KV projection and per-head k_b/v_b, dense FFN in the leading block(s), then
+    routed experts plus one shared-expert FFN (n_shared x moe_intermediate wide)."""
+    a = model.arch
+    nope, rope, v_dim = a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim
+    rank, heads, hidden = a.kv_lora_rank, a.attention_heads, a.hidden_size
+    yield "token_embd.weight", (a.vocab_size, hidden)
+    yield "output_norm.weight", (hidden,)
+    yield "output.weight", (a.vocab_size, hidden)
+    for i in range(a.layers):
+        b = f"blk.{i}."
+        yield b + "attn_norm.weight", (hidden,)
+        if a.q_lora_rank:
+            yield b + "attn_q_a_norm.weight", (a.q_lora_rank,)
+            yield b + "attn_q_a.weight", (a.q_lora_rank, hidden)
+            yield b + "attn_q_b.weight", (heads * (nope + rope), a.q_lora_rank)
+        else:
+            yield b + "attn_q.weight", (heads * (nope + rope), hidden)
+        yield b + "attn_kv_a_norm.weight", (rank,)
+        yield b + "attn_kv_a_mqa.weight", (rank + rope, hidden)
+        yield b + "attn_k_b.weight", (heads, rank, nope)
+        yield b + "attn_v_b.weight", (heads, v_dim, rank)
+        yield b + "attn_output.weight", (hidden, heads * v_dim)
+        yield b + "ffn_norm.weight", (hidden,)
+        if i < a.layers - a.moe_layers:
+            yield b + "ffn_gate.weight", (a.intermediate_size, hidden)
+            yield b + "ffn_up.weight", (a.intermediate_size, hidden)
+            yield b + "ffn_down.weight", (hidden, a.intermediate_size)
+            continue
+        e, ff, shared = a.experts, a.moe_intermediate_size, a.shared_expert_intermediate_size
+        yield b + "ffn_gate_inp.weight", (e, hidden)
+        yield b + "ffn_gate_exps.weight", (e, ff, hidden)
+        yield b + "ffn_up_exps.weight", (e, ff, hidden)
+        yield b + "ffn_down_exps.weight", (e, hidden, ff)
+        yield b + "ffn_gate_shexp.weight", (shared, hidden)
+        yield b + "ffn_up_shexp.weight", (shared, hidden)
+        yield b + "ffn_down_shexp.weight", (hidden, shared)
+
+
 def tensors(model, arch_name: str, bias: bool, qk_norm: bool):
+    if arch_name == "deepseek2":
+        yield from deepseek2_tensors(model)
+        return
     a = model.arch
     q_dim, kv_dim = a.attention_heads * a.head_dim, a.kv_heads * a.head_dim
     yield "token_embd.weight", (a.vocab_size, a.hidden_size)
@@ -70,28 +117,71 @@ def tensors(model, arch_name: str, bias: bool, qk_norm: bool):
             yield b + "ffn_down.weight", (a.hidden_size, a.intermediate_size)
 
 
-def write(model, path: Path) -> None:
-    family = next(f for f in ARCHES if model.family.startswith(f))
-    arch_name, bias, qk_norm = ARCHES[family]
+def random_q8(shape: tuple[int, ...]) -> np.ndarray:
+    """Q8_0 bytes of random weights: one quantized pool of blocks, tiled (values do not matter)."""
+    pool = _q8_pool()
+    rows, cols = int(np.prod(shape[:-1])), shape[-1] // Q8_BLOCK * Q8_BYTES
+    reps = -(-(rows * cols) // pool.size)
+    return np.tile(pool, reps)[:rows * cols].reshape(*shape[:-1], cols)
+
+
+def _q8_pool() -> np.ndarray:
+    global _Q8_POOL
+    if _Q8_POOL is None:
+        from gguf.quants import quantize
+        _Q8_POOL = quantize(_RANDOM[:1 << 20].astype(np.float32).reshape(-1, Q8_BLOCK),
+                            GGMLQuantizationType.Q8_0).reshape(-1)
+    return _Q8_POOL
+
+
+_Q8_POOL: np.ndarray | None = None
+
+
+def add_metadata(w: GGUFWriter, model, arch_name: str) -> None:
+    """Architecture keys: the common ones, then DeepSeek-V2's MLA and shared-expert keys."""
     a = model.arch
-    w = GGUFWriter(path, arch_name)
     w.add_name(f"random weights, shapes of {model.name}")
     w.add_block_count(a.layers)
     w.add_context_length(model.context_length)
     w.add_embedding_length(a.hidden_size)
-    w.add_feed_forward_length(a.moe_intermediate_size if a.is_moe else a.intermediate_size)
+    w.add_feed_forward_length(a.intermediate_size if arch_name == "deepseek2" or not a.is_moe
+                              else a.moe_intermediate_size)
     w.add_head_count(a.attention_heads)
-    w.add_head_count_kv(a.kv_heads)
-    w.add_key_length(a.head_dim)
-    w.add_value_length(a.head_dim)
-    w.add_rope_dimension_count(a.head_dim)
+    if arch_name == "deepseek2":
+        rank, rope = a.kv_lora_rank, a.qk_rope_head_dim
+        w.add_head_count_kv(1)  # MLA: one compressed KV "head" per token
+        w.add_key_length(rank + rope)
+        w.add_value_length(rank)
+        w.add_key_length_mla(a.qk_nope_head_dim + rope)
+        w.add_value_length_mla(a.v_head_dim)
+        w.add_kv_lora_rank(rank)
+        if a.q_lora_rank:
+            w.add_q_lora_rank(a.q_lora_rank)
+        w.add_rope_dimension_count(rope)
+        w.add_leading_dense_block_count(a.layers - a.moe_layers)
+        w.add_expert_feed_forward_length(a.moe_intermediate_size)
+        w.add_expert_shared_count(a.shared_expert_intermediate_size // a.moe_intermediate_size)
+        w.add_expert_weights_scale(1.0)
+    else:
+        w.add_head_count_kv(a.kv_heads)
+        w.add_key_length(a.head_dim)
+        w.add_value_length(a.head_dim)
+        w.add_rope_dimension_count(a.head_dim)
     w.add_rope_freq_base(500000.0)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(a.vocab_size)
-    w.add_file_type(1)  # MOSTLY_F16
     if a.is_moe:
         w.add_expert_count(a.experts)
         w.add_expert_used_count(a.experts_per_token)
+
+
+def write(model, path: Path, q8: bool = False) -> None:
+    family = next(f for f in ARCHES if model.family.startswith(f))
+    arch_name, bias, qk_norm = ARCHES[family]
+    a = model.arch
+    w = GGUFWriter(path, arch_name)
+    add_metadata(w, model, arch_name)
+    w.add_file_type(7 if q8 else 1)  # MOSTLY_Q8_0 / MOSTLY_F16
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
     tokens += [f"t{i}" for i in range(a.vocab_size - len(tokens))]
     w.add_tokenizer_model("llama")
@@ -100,19 +190,34 @@ def write(model, path: Path) -> None:
     w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (len(tokens) - 259))
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
-    for name, shape in tensors(model, arch_name, bias, qk_norm):
-        data = np.ones(shape, np.float32) if name.endswith("norm.weight") else random_f16(shape)
-        w.add_tensor(name, data.astype(np.float32) if data.ndim == 1 else data)
+    shapes = list(tensors(model, arch_name, bias, qk_norm))
+    for name, shape in shapes:  # tensor infos first, then the data streamed in the same order
+        if len(shape) == 1:
+            w.add_tensor_info(name, shape, np.dtype(np.float32), 4 * shape[0])
+        elif q8:
+            nbytes = int(np.prod(shape[:-1])) * (shape[-1] // Q8_BLOCK * Q8_BYTES)
+            byte_shape = (*shape[:-1], shape[-1] // Q8_BLOCK * Q8_BYTES)
+            w.add_tensor_info(name, byte_shape, np.dtype(np.uint8), nbytes,
+                              GGMLQuantizationType.Q8_0)
+        else:
+            w.add_tensor_info(name, shape, np.dtype(np.float16), 2 * int(np.prod(shape)))
     w.write_header_to_file()
     w.write_kv_data_to_file()
-    w.write_tensors_to_file()
+    w.write_ti_data_to_file()
+    for name, shape in shapes:
+        if len(shape) == 1:  # norms are ones, biases random; both F32
+            w.write_tensor_data(np.ones(shape, np.float32) if name.endswith("norm.weight")
+                                else random_f16(shape).astype(np.float32))
+        else:
+            w.write_tensor_data(random_q8(shape) if q8 else random_f16(shape))
     w.close()
 
 
 def main(argv: list[str]) -> int:
-    name, out = argv
+    q8 = "--q8" in argv
+    name, out = [a for a in argv if a != "--q8"]
     model = next(m for m in load_catalog() if m.name == name)
-    write(model, Path(out))
+    write(model, Path(out), q8)
     print(f"wrote {out}: {Path(out).stat().st_size:,} bytes")
     return 0
 
