@@ -33,11 +33,13 @@ def arch_name(machine: str | None = None) -> str:
     return _ARCH_NAMES.get(machine, machine or "unknown")
 
 
-# Published llama-bench runs of Qwen3-30B-A3B Q4_K_M on an RTX 5090: 319 tok/s under WSL2
-# (kekzl/imp docs/BENCHMARKS.md), 219 and 134 on native Windows (llama.cpp #20835, #28196).
-WINDOWS_CUDA_NOTE = ("Windows: speeds are estimated for llama.cpp's CUDA backend on Linux; "
-                     "native Windows builds have decoded MoE models up to 2x slower (WSL2 does "
-                     "not), so treat MoE speeds here as upper bounds")
+# The speed data are almost all Linux runs (WSL2 included). The one published same-build
+# Windows/Linux comparison on an RTX 5090 (llama.cpp #28196) was withdrawn by its author (another
+# app held the GPU during the Windows runs), so no Windows factor is fitted; #20835 reports a
+# Windows-only regression of MoE decode (2-3x slower after build b8323).
+WINDOWS_CUDA_NOTE = ("Windows: speeds are estimated from llama.cpp results measured on Linux; "
+                     "Windows builds have had MoE regressions of their own (llama.cpp #20835), "
+                     "so compare with `llmfit bench` on this machine")
 
 
 
