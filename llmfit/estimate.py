@@ -5,8 +5,8 @@ KV cache: exact per architecture (GQA, MLA, sliding windows, hybrids), per eleme
 Speed: decode reads every active weight once per token, so
     t_token = bytes_read / (e_max * k_quant * bandwidth) + layers * t_layer
               + moe_layers * t_moe + attended(depth) * k_depth / (e_max * bandwidth)
-with (e_max, t_layer) per device class and (t_moe, k_depth) per backend group (cpu, metal, cuda,
-rocm, vulkan) from `data/efficiency.csv` and the quant kernel factors k_quant per backend group
+with (e_max, t_layer) per device class, t_moe = k_moe * t_layer with k_moe per backend group,
+and k_depth per backend group (cpu, metal, cuda, rocm, vulkan) from `data/efficiency.csv` and the quant kernel factors k_quant per backend group
 from `data/kernels.csv`, all fitted by scripts/calibrate.py on published and measured llama.cpp
 results (tests/data/).
 """

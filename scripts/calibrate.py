@@ -6,11 +6,13 @@
 
 Weights: scripts/calibrate_quants.py (bits per weight per file type, fitted to gguf-sizes.csv).
 Speed (llmfit/estimate.py): time per token = bytes read / (e x k_quant x bandwidth)
-+ KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer + MoE layers x t_moe.
++ KV bytes at depth x k_depth / (e x bandwidth) + layers x t_layer
++ MoE layers x k_moe x t_layer.
 Per device class (cpu, cpu_spec, apple, gpu, datacenter, pascal) e and t_layer are fitted by
 least squares on relative error over its dense rows;
 per backend group (cpu, metal, and for GPUs the backend a row ran on: cuda, rocm, vulkan) the
-kernel factors of each quant family (legacy = 1), the MoE time and the depth factor are the
+kernel factors of each quant family (legacy = 1), the MoE cost k_moe (an MoE layer's fixed cost
+beyond its bytes, in per-layer costs t_layer of the row's class) and the depth factor are the
 medians of what the rows imply; the two steps alternate. A device with several rows of a
 quant family gets a residual factor, from its dense rows where it has any. Rows:
 tests/data/calibration.csv, speed-published.csv (sources per row), cpu-measured.csv (this
@@ -57,8 +59,9 @@ MIN_CLASS_ROWS = 3  # fewer rows: fit e alone, with the t_layer of `gpu`; none: 
 @dataclass
 class Constants:
     """Everything the speed model fits: per class (e, t_layer); per backend group (cpu, metal,
-    cuda, rocm, vulkan) the kernel factors, the MoE time (seconds per MoE layer) and the depth
-    factor; per device and backend group the residual factors of devices with several rows."""
+    cuda, rocm, vulkan) the kernel factors, the MoE cost (per MoE layer, as a multiple of the
+    class's t_layer) and the depth factor; per device and backend group the residual factors of
+    devices with several rows."""
 
     e: dict[str, float]
     t_layer: dict[str, float]
@@ -73,7 +76,8 @@ class Constants:
         own = {f: k for (g_, c_, grp, f), k in self.generations.items()
                if g_ == gen and c_ == cls and grp == group}
         own.update({f: k for (d, g, f), k in self.devices.items() if d == device and g == group})
-        return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True, self.moe[group] * 1e3,
+        return Efficiency(cls, self.e[cls], self.t_layer[cls] * 1e3, True,
+                          self.moe[group] * self.t_layer[cls] * 1e3,
                           self.depth[group], kernels=tuple(self.kernels[group].items()),
                           device=tuple(own.items()), group=group)
 
@@ -103,8 +107,12 @@ def _moe_layers(m: Measurement) -> int:
 
 
 def _moe_seconds(m: Measurement, c: Constants) -> float:
-    """Seconds per token of the MoE layers' fixed costs."""
-    return _moe_layers(m) * c.moe[m.group]
+    """Seconds per token of the MoE layers' fixed costs: k_moe per-layer costs of the row's
+    class each. Relative, because what an MoE layer adds (router, top-k, gathering experts,
+    many small matmuls) is fixed work like a layer's own, and scales with the same machine: one
+    absolute time per MoE layer on CPUs was 4x apart between this project's 2-core VM and a
+    16-thread desktop."""
+    return _moe_layers(m) * c.moe[m.group] * c.t_layer.get(m.device_class, 0.0)
 
 
 def _fit_line(points: list[tuple[float, float, float]]) -> tuple[float, float]:
@@ -132,7 +140,7 @@ def _fit_e(points: list[tuple[float, float, float]], t_layer: float) -> float:
 
 def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
     """What a row implies for `part` given the other constants: the kernel or device factor,
-    the depth factor, or the MoE time per MoE layer (seconds, may be negative)."""
+    the depth factor, or the MoE cost per MoE layer (in t_layer of the class; may be negative)."""
     cls, group = m.device_class, m.group
     e, tl = c.e[cls], c.t_layer[cls]
     k = c.kernels[group].get(quant_family(m.quant), 1.0)
@@ -142,7 +150,8 @@ def _ratio(m: Measurement, c: Constants, part: str) -> float | None:
     kv = attended_tokens(m.model.arch, m.depth) / (m.bandwidth_gbps * 1e9)
     left = 1 / m.tps - m.layers * tl  # seconds the memory side and the MoE layers took
     if part == "moe":
-        return (left - (read / k + kv * c.depth[group]) / e) / _moe_layers(m)
+        seconds = (left - (read / k + kv * c.depth[group]) / e) / _moe_layers(m)
+        return seconds / tl if tl > 0 else None
     left -= _moe_seconds(m, c)
     if left <= 0:
         return None
@@ -161,7 +170,7 @@ def fit(rows: list[Measurement]) -> Constants:
     for _ in range(ITERATIONS):
         for cls in CLASSES:
             # Rows measured deep in the KV cache only inform the depth factor, and MoE rows only
-            # the MoE time: e and t_layer come from dense rows (all rows if too few are dense).
+            # the MoE cost: e and t_layer come from dense rows (all rows if too few are dense).
             own = [m for m in rows if m.device_class == cls and m.depth < 1024]
             dense = [m for m in own if not m.model.is_moe]
             own = dense if len(dense) >= MIN_CLASS_ROWS else own
@@ -183,8 +192,8 @@ def fit(rows: list[Measurement]) -> Constants:
                           and m.depth < 256 and (r := _ratio(m, c, "kernel")) is not None]
                 if ratios:
                     c.kernels[group][family] = statistics.median(ratios)
-            # The MoE time from MoE rows of quant types also seen dense; then the kernel factor
-            # of types only MoE models use (MXFP4) from their rows, given the MoE time.
+            # The MoE cost from MoE rows of quant types also seen dense; then the kernel factor
+            # of types only MoE models use (MXFP4) from their rows, given the MoE cost.
             ratios = [r for m in mine if m.model.is_moe and m.depth < 256
                       and quant_family(m.quant) in dense | {"legacy"}
                       and (r := _ratio(m, c, "moe")) is not None]
@@ -283,7 +292,7 @@ def efficiency_rows(rows: list[Measurement], c: Constants,
                 rows, loo, lambda m: m.model.is_moe and m.group == group)
             out.append({"device_class": cls, "backend_group": group, "e_max": round(c.e[cls], 4),
                         "t_layer_ms": round(c.t_layer[cls] * 1e3, 4),
-                        "moe_layer_ms": round(c.moe[group] * 1e3, 4),
+                        "moe_layer_ms": round(c.moe[group] * c.t_layer[cls] * 1e3, 4),
                         "depth_factor": round(c.depth[group], 4),
                         "rows": n, "loo_median_pct": round(med * 100, 1),
                         "loo_max_pct": round(worst * 100, 1), "moe_rows": moe_n,

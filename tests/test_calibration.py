@@ -85,3 +85,29 @@ def test_readme_states_the_accuracy_the_tables_hold():
                 f"{float(row['in_max_pct']):.1f}% | {float(row['loo_median_pct']):.1f}% / "
                 f"{float(row['loo_max_pct']):.1f}% |")
         assert line in readme, f"README accuracy table is stale: {line}"
+
+
+def test_a_rows_depth_is_its_start_plus_half_the_generated_tokens():
+    """tg128 by default; a test the notes name (tg400, tg512 ...) counts with its own length."""
+    from llmfit.calibration import _depth
+    assert _depth({"depth": "0", "notes": "llama-bench defaults"}) == 64
+    assert _depth({"depth": "0", "notes": "tg400 (llama-bench -n 400)"}) == 200
+    assert _depth({"depth": "8192", "notes": "n_ubatch 1 pp512, tg512-equivalent"}) == 8448
+    assert _depth({"depth": "", "notes": "tg32 @ d4096"}) == 16
+    rows, _ = measurements()
+    linux = [m for m in rows if m.tps == 376.9 and m.model.name == "Qwen/Qwen3-30B-A3B"]
+    assert [m.depth for m in linux] == [200]
+
+
+def test_an_moe_layer_costs_one_multiple_of_a_layer_per_backend():
+    """t_moe = k_moe x t_layer: within a backend group every device class has the same k_moe, so
+    an MoE layer costs a 2-core VM (cpu) more time than a many-core published machine (cpu_spec)."""
+    ratios: dict[str, list[float]] = {}
+    table = {(r["device_class"], r["backend_group"]): r for r in _read_data("efficiency.csv")}
+    for r in table.values():
+        ratios.setdefault(r["backend_group"], []).append(
+            float(r["moe_layer_ms"]) / float(r["t_layer_ms"]))
+    for group, ks in ratios.items():
+        assert max(ks) - min(ks) <= 0.01 * max(ks), (group, ks)
+    assert (float(table[("cpu", "cpu")]["moe_layer_ms"])
+            > 3 * float(table[("cpu_spec", "cpu")]["moe_layer_ms"]) > 0)
