@@ -180,6 +180,14 @@ def gguf_architecture(arch_name: str, meta: dict[str, Any],
     kv_raw = key("attention.head_count_kv")
     kv = _int(kv_raw) or heads
     head_dim = _int(key("attention.key_length")) or max(hidden // heads, 1)
+    v_dim = _int(key("attention.value_length"))
+    if _int(key("attention.key_length_mla")):
+        # MLA files converted since 2025 describe the absorbed form: one KV "head" of
+        # kv_lora_rank + rope (key_length) and kv_lora_rank (value_length); the per-head sizes
+        # of the decompressed view are in key_length_mla / value_length_mla.
+        kv_raw, kv = None, heads
+        head_dim = _int(key("attention.key_length_mla")) or head_dim
+        v_dim = _int(key("attention.value_length_mla")) or v_dim
     embd = _shape_of(tensors, "token_embd.weight")
     vocab = embd[1] if len(embd) > 1 else _int(key("vocab_size")) or 1
     attention = _layers_with(tensors, ".attn_q.", ".attn_qkv.", ".attn_k.", ".attn_q_a.",
@@ -208,7 +216,7 @@ def gguf_architecture(arch_name: str, meta: dict[str, Any],
         kv_lora_rank=mla_rank, q_lora_rank=_int(key("attention.q_lora_rank")) if mla_rank else None,
         qk_rope_head_dim=rope if mla_rank else None,
         qk_nope_head_dim=(head_dim - (rope or 0)) if mla_rank else None,
-        v_head_dim=_int(key("attention.value_length")) if mla_rank else None,
+        v_head_dim=v_dim if mla_rank else None,
         experts=experts, experts_per_token=_int(key("expert_used_count")) if moe else None,
         moe_intermediate_size=expert_ff if moe else None,
         shared_expert_intermediate_size=shared if moe else 0,

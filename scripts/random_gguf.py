@@ -1,18 +1,21 @@
 """Write an F16 GGUF with random weights of exactly the shapes of a catalog model.
 
-    python scripts/random_gguf.py MODEL_NAME OUT.gguf [--q8]
+    python scripts/random_gguf.py MODEL_NAME OUT.gguf [--q8 | --q4]
 
 Decode speed depends on tensor shapes and types, not on weight values, so a random-weight model
 quantized with `llama-quantize` runs at the real model's speed and has its file size (see
 shared/reference/cpu-measurement.md). Supported catalog architectures: dense Llama/Qwen2/Qwen3
-shapes, OLMoE-style MoE and DeepSeek-V2 (MLA attention, a leading dense block, shared experts).
-The tokenizer is synthetic, with exactly vocab_size tokens. --q8 writes Q8_0 instead of F16
-(half the disk, streamed tensor by tensor; requantize with `llama-quantize --allow-requantize`).
+shapes, OLMoE- and Qwen3-style MoE and DeepSeek-V2 (MLA attention, a leading dense block,
+shared experts). The tokenizer is synthetic, with exactly vocab_size tokens. --q8 / --q4 write
+Q8_0 / Q4_0 instead of F16 (a half / a quarter of the disk, streamed tensor by tensor; make the
+type to measure with `llama-quantize --allow-requantize`: tensor types follow names and shapes,
+not the source type).
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gguf import GGMLQuantizationType, GGUFWriter  # noqa: E402
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter  # noqa: E402
 
 from llmfit.catalog import load_catalog  # noqa: E402
 
@@ -29,7 +32,7 @@ ARCHES = {"Llama": ("llama", False, False), "Qwen2.5": ("qwen2", True, False),
           "Qwen3": ("qwen3", False, True), "OLMoE": ("olmoe", False, True),
           "DeepSeek-V2": ("deepseek2", False, False)}
 _RANDOM = np.random.default_rng(0).normal(0, 0.02, 1 << 24).astype(np.float16)
-Q8_BLOCK, Q8_BYTES = 32, 34  # Q8_0: 32 weights in 34 bytes (f16 scale + 32 int8)
+FILE_TYPES = {GGMLQuantizationType.Q8_0: 7, GGMLQuantizationType.Q4_0: 2}  # MOSTLY_Q8_0, _Q4_0
 
 
 def random_f16(shape: tuple[int, ...]) -> np.ndarray:
@@ -117,24 +120,26 @@ def tensors(model, arch_name: str, bias: bool, qk_norm: bool):
             yield b + "ffn_down.weight", (a.hidden_size, a.intermediate_size)
 
 
-def random_q8(shape: tuple[int, ...]) -> np.ndarray:
-    """Q8_0 bytes of random weights: one quantized pool of blocks, tiled (values do not matter)."""
-    pool = _q8_pool()
-    rows, cols = int(np.prod(shape[:-1])), shape[-1] // Q8_BLOCK * Q8_BYTES
-    reps = -(-(rows * cols) // pool.size)
-    return np.tile(pool, reps)[:rows * cols].reshape(*shape[:-1], cols)
+def byte_shape(shape: tuple[int, ...], qtype: GGMLQuantizationType) -> tuple[int, ...]:
+    """A quantized tensor's shape in bytes: its rows of blocks."""
+    block, size = GGML_QUANT_SIZES[qtype]
+    return (*shape[:-1], shape[-1] // block * size)
 
 
-def _q8_pool() -> np.ndarray:
-    global _Q8_POOL
-    if _Q8_POOL is None:
-        from gguf.quants import quantize
-        _Q8_POOL = quantize(_RANDOM[:1 << 20].astype(np.float32).reshape(-1, Q8_BLOCK),
-                            GGMLQuantizationType.Q8_0).reshape(-1)
-    return _Q8_POOL
+def random_quantized(shape: tuple[int, ...], qtype: GGMLQuantizationType) -> np.ndarray:
+    """Bytes of random weights in `qtype`: one quantized pool of blocks, tiled (values do not
+    matter for speed, and blocks are independent)."""
+    pool = _pool(qtype)
+    out = byte_shape(shape, qtype)
+    n = int(np.prod(out))
+    return np.tile(pool, -(-n // pool.size))[:n].reshape(out)
 
 
-_Q8_POOL: np.ndarray | None = None
+@cache
+def _pool(qtype: GGMLQuantizationType) -> np.ndarray:
+    from gguf.quants import quantize
+    block, _ = GGML_QUANT_SIZES[qtype]
+    return quantize(_RANDOM[:1 << 20].astype(np.float32).reshape(-1, block), qtype).reshape(-1)
 
 
 def add_metadata(w: GGUFWriter, model, arch_name: str) -> None:
@@ -173,15 +178,19 @@ def add_metadata(w: GGUFWriter, model, arch_name: str) -> None:
     if a.is_moe:
         w.add_expert_count(a.experts)
         w.add_expert_used_count(a.experts_per_token)
+        if arch_name == "qwen3moe":
+            w.add_expert_feed_forward_length(a.moe_intermediate_size)
 
 
-def write(model, path: Path, q8: bool = False) -> None:
+def write(model, path: Path, qtype: GGMLQuantizationType | None = None) -> None:
     family = next(f for f in ARCHES if model.family.startswith(f))
     arch_name, bias, qk_norm = ARCHES[family]
     a = model.arch
+    if arch_name == "qwen3" and a.is_moe:
+        arch_name = "qwen3moe"
     w = GGUFWriter(path, arch_name)
     add_metadata(w, model, arch_name)
-    w.add_file_type(7 if q8 else 1)  # MOSTLY_Q8_0 / MOSTLY_F16
+    w.add_file_type(FILE_TYPES[qtype] if qtype else 1)  # else MOSTLY_F16
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
     tokens += [f"t{i}" for i in range(a.vocab_size - len(tokens))]
     w.add_tokenizer_model("llama")
@@ -194,11 +203,9 @@ def write(model, path: Path, q8: bool = False) -> None:
     for name, shape in shapes:  # tensor infos first, then the data streamed in the same order
         if len(shape) == 1:
             w.add_tensor_info(name, shape, np.dtype(np.float32), 4 * shape[0])
-        elif q8:
-            nbytes = int(np.prod(shape[:-1])) * (shape[-1] // Q8_BLOCK * Q8_BYTES)
-            byte_shape = (*shape[:-1], shape[-1] // Q8_BLOCK * Q8_BYTES)
-            w.add_tensor_info(name, byte_shape, np.dtype(np.uint8), nbytes,
-                              GGMLQuantizationType.Q8_0)
+        elif qtype:
+            size = byte_shape(shape, qtype)
+            w.add_tensor_info(name, size, np.dtype(np.uint8), int(np.prod(size)), qtype)
         else:
             w.add_tensor_info(name, shape, np.dtype(np.float16), 2 * int(np.prod(shape)))
     w.write_header_to_file()
@@ -209,15 +216,16 @@ def write(model, path: Path, q8: bool = False) -> None:
             w.write_tensor_data(np.ones(shape, np.float32) if name.endswith("norm.weight")
                                 else random_f16(shape).astype(np.float32))
         else:
-            w.write_tensor_data(random_q8(shape) if q8 else random_f16(shape))
+            w.write_tensor_data(random_quantized(shape, qtype) if qtype else random_f16(shape))
     w.close()
 
 
 def main(argv: list[str]) -> int:
-    q8 = "--q8" in argv
-    name, out = [a for a in argv if a != "--q8"]
+    types = {"--q8": GGMLQuantizationType.Q8_0, "--q4": GGMLQuantizationType.Q4_0}
+    qtype = next((types[a] for a in argv if a in types), None)
+    name, out = [a for a in argv if a not in types]
     model = next(m for m in load_catalog() if m.name == name)
-    write(model, Path(out), q8)
+    write(model, Path(out), qtype)
     print(f"wrote {out}: {Path(out).stat().st_size:,} bytes")
     return 0
 

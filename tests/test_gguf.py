@@ -138,3 +138,35 @@ def test_info_table_shows_the_file_row_and_every_quant(tmp_path, run):
     out = run("info", str(path)).stdout
     assert f"{made['tensor_bytes']:,} bytes" in out
     assert "Q4_K_M (file)" in out and "Q8_0" in out and "This file: Q4_K_M" in out
+
+
+@pytest.mark.parametrize("qtype", [None, T.Q8_0, T.Q4_0])
+def test_an_mla_file_reads_back_the_shapes_it_was_written_with(tmp_path, qtype):
+    """A DeepSeek-V2-shaped file from scripts/random_gguf.py (the current MLA layout: one KV
+    "head" of rank + rope, per-head sizes in key_length_mla / value_length_mla) is read back with
+    the decompressed per-head view the catalog uses, the routed and shared experts, and the
+    leading dense block."""
+    import sys
+    from dataclasses import replace
+    from pathlib import Path
+
+    from llmfit.catalog import load_catalog
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import random_gguf
+
+    lite = next(m for m in load_catalog() if m.name == "deepseek-ai/DeepSeek-V2-Lite-Chat")
+    tiny = replace(lite, arch=replace(
+        lite.arch, layers=3, hidden_size=64, intermediate_size=128, attention_heads=4,
+        kv_heads=4, head_dim=32, vocab_size=512, attention_layers=3, kv_lora_rank=32,
+        qk_rope_head_dim=16, qk_nope_head_dim=32, v_head_dim=32, experts=4,
+        experts_per_token=2, moe_intermediate_size=32, shared_expert_intermediate_size=64,
+        moe_layers=2))
+    path = tmp_path / "tiny-deepseek2.gguf"
+    random_gguf.write(tiny, path, qtype)
+    a = read_gguf(path).arch
+    assert (a.layers, a.hidden_size, a.attention_heads, a.kv_heads) == (3, 64, 4, 4)
+    assert (a.kv_lora_rank, a.qk_rope_head_dim, a.qk_nope_head_dim, a.v_head_dim) == (32, 16, 32, 32)
+    assert a.head_dim == 48  # nope + rope: the per-head query/key size of the decompressed view
+    assert (a.experts, a.experts_per_token, a.moe_intermediate_size) == (4, 2, 32)
+    assert (a.shared_expert_intermediate_size, a.moe_layers, a.intermediate_size) == (64, 2, 128)
+    assert a.is_mla and a.tied_embeddings is False
