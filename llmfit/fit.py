@@ -310,8 +310,9 @@ def _notes(model: ModelSpec, quant: Quant, placed: Placement, usable: int, conte
     if placed.mode is RunMode.CPU_ONLY and (share := repack_share(pools.cpu_arch, quant.name)):
         extra = share * model_weights(model, quant).total / GIB
         notes.append(f"llama.cpp repacks {extra:.1f} GiB of {quant.name} weights for the CPU at "
-                     f"load: peak memory ~{placed.required_gib + extra:.1f} GiB while loading "
-                     "(--no-repack avoids it).")
+                     f"load: up to ~{placed.required_gib + extra:.1f} GiB resident while loading "
+                     "where RAM allows (the file's pages are cache that gives way; "
+                     "--no-repack avoids the copy).")
     if quant.name in LOW_QUANTS:
         notes.append(f"{quant.name} is a heavy quantization: expect a loss of quality.")
     if usable < context:
