@@ -164,7 +164,6 @@ def add_metadata(w: GGUFWriter, model, arch_name: str) -> None:
             w.add_q_lora_rank(a.q_lora_rank)
         w.add_rope_dimension_count(rope)
         w.add_leading_dense_block_count(a.layers - a.moe_layers)
-        w.add_expert_feed_forward_length(a.moe_intermediate_size)
         w.add_expert_shared_count(a.shared_expert_intermediate_size // a.moe_intermediate_size)
         w.add_expert_weights_scale(1.0)
     else:
@@ -178,7 +177,7 @@ def add_metadata(w: GGUFWriter, model, arch_name: str) -> None:
     if a.is_moe:
         w.add_expert_count(a.experts)
         w.add_expert_used_count(a.experts_per_token)
-        if arch_name == "qwen3moe":
+        if arch_name in ("qwen3moe", "deepseek2"):  # olmoe reads the expert width as the FFN's
             w.add_expert_feed_forward_length(a.moe_intermediate_size)
 
 
