@@ -110,3 +110,25 @@ def test_an_moe_layer_costs_one_multiple_of_a_layer_per_backend():
         assert max(ks) - min(ks) <= 0.01 * max(ks), (group, ks)
     assert (float(table[("cpu", "cpu")]["moe_layer_ms"])
             > 3 * float(table[("cpu_spec", "cpu")]["moe_layer_ms"]) > 0)
+
+
+def _overhead_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("overhead", ROOT / "benchmarks" / "overhead.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_overhead_breakdown_reads_builds_and_dates(capsys):
+    overhead = _overhead_script()
+    assert overhead.build_and_date("llama.cpp b9976 (e3546c794) llama-bench; re-sweep 2026-07-12") \
+        == ("9976", "2026-07-12")
+    assert overhead.build_and_date("build b76429a69 (8895); +-0.21") == ("b76429a69", "")
+    assert overhead.build_and_date("am17an, 'On a 4090'; 2025-10-31") == ("", "2025-10-31")
+    assert overhead.main(["--group", "cuda", "--moe", "--device", "5090"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()[1:]]
+    assert lines and all("5090" in line for line in lines)
+    # The native-Linux September run: 1 / 376.9 tok/s = 2.65 ms a token; build and date.
+    sept = next(line for line in lines if " 376.9 " in line).split()
+    assert sept[-7:-5] == ["376.9", "2.65"] and sept[-2:] == ["10809", "2026-09-12"]
