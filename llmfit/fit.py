@@ -295,6 +295,12 @@ def _runtime_unavailable(runtime: Runtime) -> str:
     return "vLLM needs a CUDA or ROCm GPU; this machine has none."
 
 
+# docs/estimation.md and benchmarks/overhead.py have the rows (llama.cpp #20835, PR #21086, #28196).
+CUDA_MOE_NOTE = ("MoE decode on CUDA moves with the llama.cpp build (RTX 5090 runs of "
+                 "Qwen3-30B-A3B: 211-220 tok/s on March 2026 builds, 377 in September) and the "
+                 "estimate has no build term: current builds may reach the range's high end.")
+
+
 def _notes(model: ModelSpec, quant: Quant, placed: Placement, usable: int, context: int,
            pools: Pools) -> tuple[str, ...]:
     pool = "GPU memory" if placed.mode is RunMode.GPU else "the memory pool"
@@ -320,4 +326,6 @@ def _notes(model: ModelSpec, quant: Quant, placed: Placement, usable: int, conte
     if model.is_moe:
         notes.append(f"Mixture of experts: {model.active_params_b:g}B of {model.params_b:g}B "
                      "parameters are active per token.")
+        if placed.mode is RunMode.GPU and pools.gpu_backend == "CUDA":
+            notes.append(CUDA_MOE_NOTE)
     return tuple(notes)

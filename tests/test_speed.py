@@ -184,3 +184,14 @@ def test_a_card_without_rows_borrows_its_generations_factor():
     assert own and all(strix[family] == factor for family, factor in own.items())
     assert dict(for_device(efficiency_for("apple", "Metal"), "Apple M2").device) == dict(
         device_factor_table()[("Apple M2", "metal")])
+
+
+def test_cuda_moe_rows_say_that_the_llamacpp_build_moves_their_speed(service_for):
+    from llmfit.fit import CUDA_MOE_NOTE
+
+    found = rows(service_for, rtx4090_box(), search="Qwen3")
+    moe, dense = found["Qwen/Qwen3-30B-A3B"], found["Qwen/Qwen3-8B"]
+    assert moe["run_mode"] == "gpu" and CUDA_MOE_NOTE in moe["notes"]
+    assert CUDA_MOE_NOTE not in dense["notes"]
+    apple = rows(service_for, m2_max_box(), search="Qwen3-30B-A3B")["Qwen/Qwen3-30B-A3B"]
+    assert apple["run_mode"] == "gpu" and CUDA_MOE_NOTE not in apple["notes"]
