@@ -28,7 +28,8 @@ def find_model(catalog: Sequence[ModelSpec], text: str) -> ModelSpec:
         return exact[0]
     found = exact or ([m for m in catalog if wanted in m.name.lower()] if wanted else [])
     if not found:
-        raise NotFoundError(f"no model matches {text[:80]!r}: see /api/v1/models for names")
+        raise NotFoundError(f"no model matches {text[:80]!r}: `llmfit search` or "
+                            "GET /api/v1/models lists the names")
     if len(found) > 1:
         names = ", ".join(m.name for m in found[:10])
         more = f" and {len(found) - 10} more" if len(found) > 10 else ""
