@@ -81,6 +81,10 @@ def test_bad_sizes_are_usage_errors(text: str, message: str) -> None:
         ("Apple M2 Ultra", [("Apple M2 Ultra", 1)]),
         ("MI300X", [("AMD Instinct MI300X", 1)]),
         ("RTX 4090 + RTX 3090", [("NVIDIA GeForce RTX 4090", 1), ("NVIDIA GeForce RTX 3090", 1)]),
+        ("RTX 4090+RTX 3090", [("NVIDIA GeForce RTX 4090", 1), ("NVIDIA GeForce RTX 3090", 1)]),
+        # The APU's own name has a "+" that is not the separator.
+        ("AMD Ryzen AI Max+ 395", [("AMD Radeon 8060S", 1)]),
+        ("ryzen ai max+ 395 @ vulkan", [("AMD Radeon 8060S", 1)]),
     ],
 )
 def test_parse_gpu_override(text: str, expected: list[tuple[str, int]]) -> None:
@@ -246,3 +250,10 @@ def test_bound_errors_name_the_value() -> None:
         apply_overrides(LAPTOP, ram_gib=-8)
     with pytest.raises(UsageError, match="invalid CPU core count 0: use a whole number 1-4096"):
         apply_overrides(LAPTOP, cpu_cores=0)
+
+
+def test_a_unified_memory_chip_stands_alone() -> None:
+    with pytest.raises(UsageError, match="Radeon 8060S shares the machine's memory"):
+        parse_gpu_override("Ryzen AI Max+ 395 + RTX 4090")
+    with pytest.raises(UsageError, match="cannot be combined"):
+        parse_gpu_override("2x Apple M2 Ultra")

@@ -80,11 +80,13 @@ def check_size_gib(value: float, what: str = "size", shown: str | None = None) -
 def parse_gpu_override(text: str) -> list[GpuChoice]:
     """GPUs from "RTX 4090", "2x RTX 4090", "2 x RTX 4090" or "RTX 4090 + RTX 3090"; a term may
     end in "@ vulkan" (or "@ rocm", "@ sycl") to estimate the card on that llama.cpp backend."""
-    terms = [term.strip() for term in re.split(r"[+,]", str(text))]
+    # "Ryzen AI Max+ 395" is one name: its "+" is not the separator.
+    kept = re.sub(r"(?i)\bmax\+", "max\0", str(text))
+    terms = [term.strip().replace("\0", "+") for term in re.split(r"[+,]", kept)]
     if not all(terms):
         raise UsageError(f"invalid --gpu value {text!r}: expected a GPU name like '2x RTX 4090'")
     choices = [_parse_gpu_term(term) for term in terms]
-    _check_apple_alone(choices)
+    _check_unified_alone(choices)
     return choices
 
 
@@ -122,10 +124,12 @@ def _backend(model: GpuModel, wanted: str | None) -> str | None:
     return None if found[0] == model.backend else found[0]
 
 
-def _check_apple_alone(choices: Sequence[GpuChoice]) -> None:
+def _check_unified_alone(choices: Sequence[GpuChoice]) -> None:
     unified = [c for c in choices if c.model.unified_memory]
     if unified and (len(choices) > 1 or unified[0].count > 1):
-        raise UsageError("an Apple chip cannot be combined with other GPUs or counted twice")
+        raise UsageError(f"{unified[0].model.name} shares the machine's memory (an Apple chip, "
+                         "Strix Halo or GB10): it cannot be combined with other GPUs or "
+                         "counted twice")
 
 
 def apply_overrides(
@@ -138,7 +142,7 @@ def apply_overrides(
 ) -> SystemSpec:
     """The spec with the user's what-if values applied, each one noted."""
     choices = [choice for text in gpus for choice in parse_gpu_override(text)]
-    _check_apple_alone(choices)
+    _check_unified_alone(choices)
     if ram_gib is not None:
         spec = _with_ram(spec, check_size_gib(ram_gib, "RAM size"))
     if choices:
