@@ -22,17 +22,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import calibrate  # noqa: E402
-from llmfit.calibration import DATA, read_reference_csv  # noqa: E402
 
 BUILD = re.compile(r"\bb(\d{4,5})\b|\((\d{4,5})\)|\b([0-9a-f]{7,9})\b")
 DATE = re.compile(r"\b(20\d\d-\d\d(?:-\d\d)?)\b|\b((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
                   r"[a-z]* 20\d\d)\b")
-
-
-def _notes() -> dict[tuple[str, str], str]:
-    """Notes of the published rows, by (source, speed as written)."""
-    return {(row["source"], f"{float(row['tg_tps']):.2f}"): row.get("notes") or ""
-            for row in read_reference_csv(DATA / "speed-published.csv")}
 
 
 def build_and_date(notes: str) -> tuple[str, str]:
@@ -47,7 +40,6 @@ def main(argv: list[str]) -> int:
     device = argv[argv.index("--device") + 1].lower() if "--device" in argv else ""
     rows, _ = calibrate.measurements()
     c = calibrate.fit(rows)
-    notes = _notes()
     print(f"{'device':30} {'model':24} {'quant':7} {'depth':>5} {'tok/s':>7} {'ms':>6} "
           f"{'mem ms':>6} {'us/layer':>8} {'model':>6}  build      date")
     for m in rows:
@@ -59,7 +51,7 @@ def main(argv: list[str]) -> int:
         memory = calibrate._mem_seconds(m, c) / c.e[m.device_class]
         per_layer = (total - memory) / m.layers
         fitted = c.t_layer[m.device_class] + calibrate._moe_seconds(m, c) / m.layers
-        build, date = build_and_date(notes.get((m.source, f"{m.tps:.2f}"), ""))
+        build, date = build_and_date(m.notes)
         print(f"{m.device[:30]:30} {m.model.name.split('/')[-1][:24]:24} {m.quant:7} {m.depth:5} "
               f"{m.tps:7.1f} {total * 1e3:6.2f} {memory * 1e3:6.2f} {per_layer * 1e6:8.1f} "
               f"{fitted * 1e6:6.1f}  {build[:10]:10} {date}")

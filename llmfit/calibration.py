@@ -91,6 +91,7 @@ class Measurement:
     tps: float
     source: str
     device_key: str | None = None  # the device table's name for the device, where it has one
+    notes: str = ""  # the row's notes: build, flags, date
 
     @property
     def layers(self) -> int:
@@ -232,7 +233,8 @@ def measurements(files: tuple[str, ...] = SPEED_FILES) -> tuple[list[Measurement
                                    groups_of(row["device"], backend, model), float(bw), model,
                                    quant, _weights(model, quant, row), _depth(row),
                                    float(row["tg_tps"]), row.get("source") or file,
-                                   _device_key(row["device"], backend, float(bw))))
+                                   _device_key(row["device"], backend, float(bw)),
+                                   row.get("notes") or f"{row.get('build') or ''} {row.get('flags') or ''}".strip()))
     return out, skipped
 
 

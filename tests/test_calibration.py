@@ -127,7 +127,7 @@ def test_overhead_breakdown_reads_builds_and_dates(capsys):
     assert overhead.build_and_date("build b76429a69 (8895); +-0.21") == ("b76429a69", "")
     assert overhead.build_and_date("am17an, 'On a 4090'; 2025-10-31") == ("", "2025-10-31")
     assert overhead.main(["--group", "cuda", "--moe", "--device", "5090"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines()[1:]]
+    lines = capsys.readouterr().out.splitlines()[1:]
     assert lines and all("5090" in line for line in lines)
     # The native-Linux September run: 1 / 376.9 tok/s = 2.65 ms a token; build and date.
     sept = next(line for line in lines if " 376.9 " in line).split()
