@@ -80,9 +80,8 @@ def check_size_gib(value: float, what: str = "size", shown: str | None = None) -
 def parse_gpu_override(text: str) -> list[GpuChoice]:
     """GPUs from "RTX 4090", "2x RTX 4090", "2 x RTX 4090" or "RTX 4090 + RTX 3090"; a term may
     end in "@ vulkan" (or "@ rocm", "@ sycl") to estimate the card on that llama.cpp backend."""
-    # "Ryzen AI Max+ 395" is one name: its "+" is not the separator.
-    kept = re.sub(r"(?i)\bmax\+", "max\0", str(text))
-    terms = [term.strip().replace("\0", "+") for term in re.split(r"[+,]", kept)]
+    # "Ryzen AI Max+ 395" is one name: a "+" right after "Max" is not the separator.
+    terms = [term.strip() for term in re.split(r",|(?<![Mm][Aa][Xx])\+", str(text))]
     if not all(terms):
         raise UsageError(f"invalid --gpu value {text!r}: expected a GPU name like '2x RTX 4090'")
     choices = [_parse_gpu_term(term) for term in terms]
